@@ -1,0 +1,1 @@
+"""Delivery: settings, the per-environment stage, and the self-mutating pipeline."""

@@ -1,0 +1,27 @@
+"""`PaymentStage`: one environment of the product as a deployable unit (a `cdk.Stage`)."""
+
+from __future__ import annotations
+
+from aws_cdk import Environment, Stage
+from constructs import Construct
+
+from pipeline.settings import DeliverySettings
+from product.payment_stack import PaymentStack
+from product.profiles import profile_for
+
+STACK_ID = "PaymentStack"
+
+
+class PaymentStage(Stage):
+    """Holds `PaymentStack` built from the environment's profile, in the environment's account/region."""
+
+    def __init__(self, scope: Construct, environment: str, *, settings: DeliverySettings) -> None:
+        target = settings.stage(environment)
+        super().__init__(scope, environment, env=Environment(account=target.account, region=target.region))
+        self.stack = PaymentStack(
+            self,
+            STACK_ID,
+            profile=profile_for(environment),
+            options=settings.deployment_options(environment, target.region),
+            env=Environment(account=target.account, region=target.region),
+        )

@@ -1,0 +1,99 @@
+#!/usr/bin/env python3
+"""The CDK app: reads context and environment once, builds every stack, synthesizes.
+
+Stacks:
+- `dev`, `staging`, `prod` (each a `PaymentStage` holding `PaymentStack`), the environments the
+  pipeline promotes through; accounts and regions from context `stages`.
+- `PaymentStack-<suffix>`: a directly deployable copy for one developer account, named by context
+  `environmentSuffix` (else `ENVIRONMENT_SUFFIX`, else `dev`); its account comes from
+  `CDK_DEFAULT_ACCOUNT`, its region from context `region`, `CDK_DEFAULT_REGION`, the `AWS_REGION`
+  file, or `us-east-1`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aws_cdk import App, Environment
+
+from pipeline.settings import DEFAULT_REGION, DeliverySettings
+from pipeline.stage import PaymentStage
+from product.compliance import add_nag_gate
+from product.payment_stack import PaymentStack
+from product.profiles import ENVIRONMENT_NAMES, ConfigurationError, profile_for
+
+REPOSITORY_ROOT = Path(__file__).resolve().parent
+REGION_FILE = REPOSITORY_ROOT / "AWS_REGION"
+CDK_JSON = REPOSITORY_ROOT / "cdk.json"
+DEFAULT_ENVIRONMENT_SUFFIX = "dev"
+
+
+@dataclass(frozen=True)
+class AppContext:
+    """What the direct-deploy stack is called and where it goes."""
+
+    environment_suffix: str
+    region: str
+    account: str | None
+
+    @property
+    def profile_name(self) -> str:
+        """A suffix naming an environment uses its profile; any other suffix is a dev-sized sandbox."""
+        return self.environment_suffix if self.environment_suffix in ENVIRONMENT_NAMES else "dev"
+
+
+def read_app_context(
+    context: Mapping[str, Any], environ: Mapping[str, str], region_file: Path = REGION_FILE
+) -> AppContext:
+    """Resolve suffix, region and account from context, environment variables and the region file."""
+    suffix = context.get("environmentSuffix") or environ.get("ENVIRONMENT_SUFFIX") or DEFAULT_ENVIRONMENT_SUFFIX
+    region = context.get("region") or environ.get("CDK_DEFAULT_REGION")
+    if not region and region_file.is_file():
+        region = region_file.read_text().strip()
+    return AppContext(
+        environment_suffix=str(suffix),
+        region=str(region or DEFAULT_REGION),
+        account=environ.get("CDK_DEFAULT_ACCOUNT") or None,
+    )
+
+
+def build_app(app: App, settings: DeliverySettings, app_context: AppContext) -> None:
+    """Every stack of the repository, with the nag gate over all of them."""
+    for environment in ENVIRONMENT_NAMES:
+        PaymentStage(app, environment, settings=settings)
+    PaymentStack(
+        app,
+        f"PaymentStack-{app_context.environment_suffix}",
+        profile=profile_for(app_context.profile_name),
+        options=settings.deployment_options(app_context.environment_suffix, app_context.region),
+        env=Environment(account=app_context.account, region=app_context.region),
+    )
+    add_nag_gate(app)
+
+
+def cdk_json_context() -> dict[str, Any]:
+    """`cdk.json` context (feature flags included), so `python pipeline_app.py` equals `cdk synth`."""
+    return dict(json.loads(CDK_JSON.read_text()).get("context", {}))
+
+
+def main() -> None:
+    # The CLI's own context (-c, cdk.context.json) still wins over cdk.json's. The built-in template
+    # validation is off because cfn-lint checks every template in the gate; it would add ~5 s a synth.
+    app = App(context=cdk_json_context(), builtin_cloud_formation_validation=False)
+    context = app.node.get_all_context()
+    try:
+        settings = DeliverySettings.from_context(context)
+        build_app(app, settings, read_app_context(context, os.environ))
+    except ConfigurationError as error:
+        sys.exit(f"configuration error: {error}")
+    app.synth()
+
+
+if __name__ == "__main__":
+    main()

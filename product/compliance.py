@@ -1,0 +1,36 @@
+"""The nag gate: cdk-nag v3 rule packs as validation plugins, and acknowledgments with reasons."""
+
+from __future__ import annotations
+
+from aws_cdk import Acknowledgment, Stage, Validations
+from cdk_nag import AwsSolutionsChecks, PCIDSS321Checks
+from constructs import IConstruct
+
+RULE_PACKS = ("AwsSolutions", "PCI.DSS.321")
+CDK_ANNOTATION = "Annotation::"
+MIN_REASON_LENGTH = 20
+
+
+def pack_of(rule_id: str) -> str:
+    """The rule pack a rule id belongs to, e.g. 'AwsSolutions' for 'AwsSolutions-IAM5[Resource::*]'."""
+    for pack in RULE_PACKS:
+        if rule_id.startswith(f"{pack}-"):
+            return pack
+    raise ValueError(f"rule id {rule_id!r} belongs to none of the gated packs {RULE_PACKS}")
+
+
+def acknowledge(construct: IConstruct, *findings: tuple[str, str]) -> None:
+    """Acknowledge (rule id, reason) findings on `construct` and its children only.
+
+    Call it on the smallest construct the finding concerns; the reason must say why, specifically.
+    """
+    for rule_id, reason in findings:
+        if len(reason.strip()) < MIN_REASON_LENGTH:
+            raise ValueError(f"acknowledgment of {rule_id} on {construct.node.path} needs a specific reason")
+        full_id = rule_id if rule_id.startswith(CDK_ANNOTATION) else f"{pack_of(rule_id)}::{rule_id}"
+        Validations.of(construct).acknowledge(Acknowledgment(id=full_id, reason=reason))
+
+
+def add_nag_gate(scope: Stage) -> None:
+    """Run AwsSolutions and PCI DSS 3.2.1 checks on every stack under `scope`; findings fail synth."""
+    Validations.of(scope).add_plugins(AwsSolutionsChecks(scope), PCIDSS321Checks(scope))

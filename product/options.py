@@ -1,0 +1,50 @@
+"""Per-deployment choices that are not environment knobs: opt-ins for account singletons, contacts, AZs."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from product.profiles import ConfigurationError
+
+NAME_SUFFIX_PATTERN = r"^[a-z][a-z0-9-]{1,19}$"
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_AZ = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$")
+
+# Version of the AWS-published Powertools layer (account 017000801446) matching the
+# aws-lambda-powertools pin in requirements-dev.txt; check with `aws lambda get-layer-version-by-arn`.
+POWERTOOLS_LAYER_VERSION = 27
+POWERTOOLS_LAYER_ACCOUNT = "017000801446"
+
+
+@dataclass(frozen=True)
+class DeploymentOptions:
+    """How one deployment of the product fits its account."""
+
+    name_suffix: str
+    availability_zones: tuple[str, ...]
+    notification_email: str | None = None
+    create_guardduty_detector: bool = False
+    enable_shield_protection: bool = False
+    create_account_cost_monitor: bool = False
+    powertools_layer_version: int = POWERTOOLS_LAYER_VERSION
+
+    def __post_init__(self) -> None:
+        if not re.match(NAME_SUFFIX_PATTERN, self.name_suffix):
+            raise ConfigurationError(
+                f"name suffix {self.name_suffix!r} must match {NAME_SUFFIX_PATTERN} "
+                "(lower-case letter first, then 1-19 lower-case letters, digits or '-')"
+            )
+        if len(self.availability_zones) != 2 or not all(_AZ.match(az) for az in self.availability_zones):
+            raise ConfigurationError(
+                f"availability_zones={list(self.availability_zones)!r} must name exactly two zones such as "
+                "['us-east-1a', 'us-east-1b']; set them in cdk.json context 'availabilityZones'"
+            )
+        if self.notification_email is not None and not _EMAIL.match(self.notification_email):
+            raise ConfigurationError(
+                f"notification e-mail {self.notification_email!r} is not an e-mail address; set context "
+                "'notificationEmail' to an address or remove it"
+            )
+        for flag in ("create_guardduty_detector", "enable_shield_protection", "create_account_cost_monitor"):
+            if not isinstance(getattr(self, flag), bool):
+                raise ConfigurationError(f"{flag} must be true or false, got {getattr(self, flag)!r}")

@@ -1,0 +1,97 @@
+"""Session fixtures: the whole app is synthesized once (nag gate included) and shared by every test."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aws_cdk import App, Environment
+from aws_cdk.assertions import Template
+
+import pipeline_app
+from pipeline.settings import DeliverySettings
+from product.compliance import add_nag_gate
+from product.payment_stack import PaymentStack
+from product.profiles import ENVIRONMENT_NAMES, profile_for
+
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+TEST_ACCOUNT = "111111111111"
+REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def cdk_context() -> dict[str, Any]:
+    return pipeline_app.cdk_json_context()
+
+
+@pytest.fixture(scope="session")
+def settings(cdk_context: dict[str, Any]) -> DeliverySettings:
+    return DeliverySettings.from_context(cdk_context)
+
+
+@pytest.fixture(scope="session")
+def assembly_dir(tmp_path_factory: pytest.TempPathFactory, cdk_context: dict[str, Any],
+                 settings: DeliverySettings) -> Path:  # fmt: skip
+    """The app exactly as `pipeline_app.main` builds it, synthesized once."""
+    outdir = tmp_path_factory.mktemp("cdk.out")
+    app = App(context=cdk_context, outdir=str(outdir), builtin_cloud_formation_validation=False)
+    app_context = pipeline_app.read_app_context(cdk_context, {"CDK_DEFAULT_ACCOUNT": TEST_ACCOUNT})
+    pipeline_app.build_app(app, settings, app_context)
+    app.synth()
+    return outdir
+
+
+def _templates_by_stack(assembly: Path) -> dict[str, dict[str, Any]]:
+    found: dict[str, dict[str, Any]] = {}
+    for manifest in assembly.rglob("manifest.json"):
+        for artifact in json.loads(manifest.read_text()).get("artifacts", {}).values():
+            if artifact.get("type") == "aws:cloudformation:stack":
+                path = artifact.get("displayName", "")
+                template_file = manifest.parent / artifact["properties"]["templateFile"]
+                found[path] = json.loads(template_file.read_text())
+    return found
+
+
+@pytest.fixture(scope="session")
+def all_templates(assembly_dir: Path) -> dict[str, dict[str, Any]]:
+    """Every synthesized template, keyed by stack display path (e.g. 'dev/PaymentStack')."""
+    return _templates_by_stack(assembly_dir)
+
+
+@pytest.fixture(scope="session")
+def stage_templates(all_templates: dict[str, dict[str, Any]]) -> dict[str, Template]:
+    return {env: Template.from_json(all_templates[f"{env}/PaymentStack"]) for env in ENVIRONMENT_NAMES}
+
+
+@pytest.fixture(scope="session", params=ENVIRONMENT_NAMES)
+def env_template(request: pytest.FixtureRequest, stage_templates: dict[str, Template]) -> tuple[str, Template]:
+    return request.param, stage_templates[request.param]
+
+
+@pytest.fixture(scope="session")
+def dev(stage_templates: dict[str, Template]) -> Template:
+    return stage_templates["dev"]
+
+
+@pytest.fixture(scope="session")
+def opt_ins_template(tmp_path_factory: pytest.TempPathFactory, cdk_context: dict[str, Any],
+                     settings: DeliverySettings) -> Template:  # fmt: skip
+    """A dev stack with every opt-in on (Shield, GuardDuty detector, account cost monitor, e-mail)."""
+    app = App(context=cdk_context, outdir=str(tmp_path_factory.mktemp("optins")),
+              builtin_cloud_formation_validation=False)  # fmt: skip
+    options = replace(
+        settings.deployment_options("optins", "us-east-1"),
+        notification_email="payments-oncall@example.com",
+        create_guardduty_detector=True,
+        enable_shield_protection=True,
+        create_account_cost_monitor=True,
+    )
+    stack = PaymentStack(app, "OptIns", profile=profile_for("dev"), options=options,
+                         env=Environment(account=TEST_ACCOUNT, region="us-east-1"))  # fmt: skip
+    add_nag_gate(app)
+    app.synth()
+    return Template.from_json(json.loads((Path(app.outdir) / stack.template_file).read_text()))
