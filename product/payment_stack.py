@@ -30,8 +30,10 @@ class PaymentStack(Stack):
         )
         self._availability_zones = list(options.availability_zones)
         self.service = PaymentService(self, "PaymentService", profile=profile, options=options)
-        for name, value, description in self._output_values(profile):
-            CfnOutput(self, name, value=value, description=description)
+        self.cfn_outputs: dict[str, CfnOutput] = {
+            name: CfnOutput(self, name, value=value, description=description)
+            for name, value, description in self._output_values(profile)
+        }
 
     @property
     def availability_zones(self) -> list[str]:
