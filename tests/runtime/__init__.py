@@ -1,0 +1,1 @@
+"""Runtime tests of the payment Lambda code (assets/lambda/payments), against moto."""
