@@ -103,7 +103,8 @@ class PaymentFunctions(Construct):
                 "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             },
         )
-        r.payments_table.grant(self.api_role.role, "dynamodb:GetItem", "dynamodb:PutItem")
+        # UpdateItem records on the payment that its PaymentCreated event was published.
+        r.payments_table.grant(self.api_role.role, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
         r.idempotency_table.grant(
             self.api_role.role,
             "dynamodb:GetItem",
