@@ -2,12 +2,16 @@
 """The CDK app: reads context and environment once, builds every stack, synthesizes.
 
 Stacks:
-- `dev`, `staging`, `prod` (each a `PaymentStage` holding `PaymentStack`), the environments the
-  pipeline promotes through; accounts and regions from context `stages`.
+- `PaymentPipeline`: the self-mutating delivery pipeline (tooling account), holding the stages `dev`,
+  `staging`, `prod` (each a `PaymentStage` holding `PaymentStack`) it promotes through, then `catalog`;
+  accounts and regions from context `stages`, source repository, branch, connection and approvers from context.
 - `PaymentStack-<suffix>`: a directly deployable copy for one developer account, named by context
   `environmentSuffix` (else `ENVIRONMENT_SUFFIX`, else `dev`); its account comes from
   `CDK_DEFAULT_ACCOUNT`, its region from context `region`, `CDK_DEFAULT_REGION`, the `AWS_REGION`
   file, or `us-east-1`.
+- `PaymentPipeline/catalog/PaymentCatalog`: the Service Catalog portfolio and versioned product
+  (`PaymentProductStack`, built from the same `PaymentService`), published by the pipeline after prod, in the
+  catalog account and region (context `catalog`, else the tooling ones).
 """
 
 from __future__ import annotations
@@ -22,8 +26,9 @@ from typing import Any
 
 from aws_cdk import App, Environment
 
-from pipeline.settings import DEFAULT_REGION, DeliverySettings
-from pipeline.stage import PaymentStage
+from pipeline.pipeline_stack import PIPELINE_STACK_ID, PaymentPipelineStack
+from pipeline.settings import DEFAULT_REGION, DeliverySettings, PipelineSettings
+from product.catalog.settings import CatalogSettings
 from product.compliance import add_nag_gate
 from product.payment_stack import PaymentStack
 from product.profiles import ENVIRONMENT_NAMES, ConfigurationError, profile_for
@@ -63,10 +68,30 @@ def read_app_context(
     )
 
 
-def build_app(app: App, settings: DeliverySettings, app_context: AppContext) -> None:
-    """Every stack of the repository, with the nag gate over all of them."""
-    for environment in ENVIRONMENT_NAMES:
-        PaymentStage(app, environment, settings=settings)
+def build_app(
+    app: App,
+    settings: DeliverySettings,
+    app_context: AppContext,
+    pipeline_settings: PipelineSettings,
+    catalog_settings: CatalogSettings | None = None,
+) -> None:
+    """Every stack of the repository, with the nag gate over all of them.
+
+    The catalog is published by the pipeline's last stage; `catalog_settings` default to the app's context
+    key `catalog` (catalog account/region: the tooling ones).
+    """
+    if catalog_settings is None:
+        catalog_settings = CatalogSettings.from_context(
+            app.node.get_all_context(), default_account=settings.tooling_account, default_region=settings.tooling_region
+        )
+    PaymentPipelineStack(
+        app,
+        PIPELINE_STACK_ID,
+        delivery=settings,
+        source_settings=pipeline_settings,
+        catalog=catalog_settings,
+        env=Environment(account=settings.tooling_account, region=settings.tooling_region),
+    )
     PaymentStack(
         app,
         f"PaymentStack-{app_context.environment_suffix}",
@@ -89,7 +114,7 @@ def main() -> None:
     context = app.node.get_all_context()
     try:
         settings = DeliverySettings.from_context(context)
-        build_app(app, settings, read_app_context(context, os.environ))
+        build_app(app, settings, read_app_context(context, os.environ), PipelineSettings.from_context(context))
     except ConfigurationError as error:
         sys.exit(f"configuration error: {error}")
     app.synth()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from product.options import DeploymentOptions
@@ -34,22 +34,54 @@ def _require_region(value: object, where: str) -> str:
     return text
 
 
-def _flag(context: Mapping[str, Any], key: str) -> bool:
+def _stage_flag(raw_stages: Mapping[str, Any], name: str, key: str, defaults: Mapping[str, bool]) -> bool:
+    stage = raw_stages.get(name, {})
+    return _flag(stage, key, f"stages.{name}.{key}") if key in stage else defaults[key]
+
+
+def _flag(context: Mapping[str, Any], key: str, where: str | None = None) -> bool:
     value = context.get(key, False)
     if isinstance(value, bool):
         return value
     if isinstance(value, str) and value.lower() in ("true", "false"):
         return value.lower() == "true"  # `cdk synth -c key=true` passes strings
-    raise ConfigurationError(f"context {key!r} must be true or false, got {value!r}")
+    raise ConfigurationError(f"context {where or key!r} must be true or false, got {value!r}")
+
+
+# Opt-ins a stage may override under `stages.<env>`; the top-level key is the default for every stage.
+STAGE_OPT_INS = ("createGuardDutyDetector", "enableShieldProtection", "createAccountCostMonitor")
 
 
 @dataclass(frozen=True)
 class StageTarget:
-    """Where one environment deploys."""
+    """Where one environment deploys, and which account-level opt-ins it owns."""
 
     environment: str
     account: str
     region: str
+    create_guardduty_detector: bool = False
+    enable_shield_protection: bool = False
+    create_account_cost_monitor: bool = False
+
+
+def _check_singletons(stages: tuple[StageTarget, ...]) -> None:
+    """One GuardDuty detector per account and region, one AWS-services cost monitor per account."""
+    for key, attribute, scope_of, limit in (
+        ("createGuardDutyDetector", "create_guardduty_detector", lambda s: (s.account, s.region),
+         "GuardDuty allows one detector per account and region"),
+        ("createAccountCostMonitor", "create_account_cost_monitor", lambda s: (s.account,),
+         "Cost Explorer allows one AWS-services monitor per account"),
+    ):  # fmt: skip
+        owners: dict[tuple[str, ...], list[str]] = {}
+        for stage in stages:
+            if getattr(stage, attribute):
+                owners.setdefault(scope_of(stage), []).append(stage.environment)
+        for scope, environments in owners.items():
+            if len(environments) > 1:
+                raise ConfigurationError(
+                    f"stages {', '.join(environments)} would each create one in {'/'.join(scope)}: {limit}. "
+                    f"Set '{key}' to true under one stage only (stages.<env>.{key}) and false at the top level"
+                )
 
 
 @dataclass(frozen=True)
@@ -74,6 +106,7 @@ class DeliverySettings:
             raise ConfigurationError("context 'stages' must map environment names to {account, region}")
         for name in raw_stages:
             profile_for(name)  # unknown names fail listing the valid ones
+        defaults = {key: _flag(context, key) for key in STAGE_OPT_INS}
         stages = tuple(
             StageTarget(
                 environment=name,
@@ -81,9 +114,13 @@ class DeliverySettings:
                     raw_stages.get(name, {}).get("account", tooling_account), f"stages.{name}.account"
                 ),
                 region=_require_region(raw_stages.get(name, {}).get("region", tooling_region), f"stages.{name}.region"),
+                create_guardduty_detector=_stage_flag(raw_stages, name, "createGuardDutyDetector", defaults),
+                enable_shield_protection=_stage_flag(raw_stages, name, "enableShieldProtection", defaults),
+                create_account_cost_monitor=_stage_flag(raw_stages, name, "createAccountCostMonitor", defaults),
             )
             for name in ENVIRONMENT_NAMES
         )
+        _check_singletons(stages)
         raw_azs = context.get("availabilityZones", {})
         if not isinstance(raw_azs, Mapping):
             raise ConfigurationError("context 'availabilityZones' must map region names to two zone names")
@@ -95,19 +132,30 @@ class DeliverySettings:
             stages=stages,
             availability_zones=azs,
             notification_email=email,
-            create_guardduty_detector=_flag(context, "createGuardDutyDetector"),
-            enable_shield_protection=_flag(context, "enableShieldProtection"),
-            create_account_cost_monitor=_flag(context, "createAccountCostMonitor"),
+            create_guardduty_detector=defaults["createGuardDutyDetector"],
+            enable_shield_protection=defaults["enableShieldProtection"],
+            create_account_cost_monitor=defaults["createAccountCostMonitor"],
         )
         for stage in stages:
-            settings.deployment_options(stage.environment, stage.region)  # validate every stage up front
+            settings.stage_options(stage.environment)  # validate every stage up front
         return settings
 
     def stage(self, environment: str) -> StageTarget:
         profile_for(environment)
         return next(s for s in self.stages if s.environment == environment)
 
+    def stage_options(self, environment: str) -> DeploymentOptions:
+        """Options of a pipeline stage: named after its environment, with the opt-ins that stage owns."""
+        target = self.stage(environment)
+        return replace(
+            self.deployment_options(environment, target.region),
+            create_guardduty_detector=target.create_guardduty_detector,
+            enable_shield_protection=target.enable_shield_protection,
+            create_account_cost_monitor=target.create_account_cost_monitor,
+        )
+
     def deployment_options(self, name_suffix: str, region: str) -> DeploymentOptions:
+        """Options of a deployment outside the pipeline (the direct-deploy stack, tests): top-level opt-ins."""
         zones = self.availability_zones.get(region)
         if zones is None:
             raise ConfigurationError(
@@ -121,4 +169,92 @@ class DeliverySettings:
             create_guardduty_detector=self.create_guardduty_detector,
             enable_shield_protection=self.enable_shield_protection,
             create_account_cost_monitor=self.create_account_cost_monitor,
+        )
+
+
+# --- the pipeline's source, approvers and notifications ---------------------------------------------------------
+
+_REPOSITORY = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+_CONNECTION_ARN = re.compile(
+    r"^arn:aws[a-z-]*:(codestar-connections|codeconnections):[a-z]{2}(-[a-z]+)+-\d:\d{12}:"
+    r"connection/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+)
+# git check-ref-format, simplified: no spaces or ~^:?*[\, no '..', '//' or '@{', no leading/trailing '/' or '.'.
+_BRANCH = re.compile(r"^(?![/.])(?!.*(\.\.|//|@\{))[^\s~^:?*\[\\]+(?<![/.])(?<!\.lock)$")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+# What each required key is and how to set it: the text of the synth-time error when it is missing.
+PIPELINE_CONTEXT_KEYS: dict[str, str] = {
+    "sourceRepository": 'the git repository the pipeline builds, as owner/name, e.g. "acme/payment-platform"',
+    "sourceBranch": 'the branch whose pushes run the pipeline, e.g. "main"',
+    "codestarConnectionArn": (
+        "the ARN of the CodeConnections (CodeStar) connection to your git host, e.g. "
+        '"arn:aws:codeconnections:us-east-1:111111111111:connection/<uuid>"; create and authorise it in the '
+        "tooling account under Developer Tools > Settings > Connections"
+    ),
+    "approverEmails": 'the e-mail addresses asked to approve prod releases, e.g. ["payments-leads@example.com"]',
+}
+
+
+def _required(context: Mapping[str, Any], key: str) -> Any:
+    value = context.get(key)
+    if value is None or value in ("", []):
+        raise ConfigurationError(
+            f'missing cdk.json context key {key!r}: {PIPELINE_CONTEXT_KEYS[key]}. Set it under "context" in '
+            f"cdk.json or pass -c {key}=..."
+        )
+    return value
+
+
+def _emails(value: object, key: str) -> tuple[str, ...]:
+    # `cdk synth -c approverEmails=a@x.com,b@y.com` passes one string; cdk.json passes a list.
+    items = [part.strip() for part in value.split(",")] if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not items:
+        raise ConfigurationError(f"context {key!r} must be a list of e-mail addresses, got {value!r}")
+    for item in items:
+        if not isinstance(item, str) or not _EMAIL.match(item):
+            raise ConfigurationError(f"context {key!r}: {item!r} is not an e-mail address")
+    return tuple(items)
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    """Where the pipeline's source comes from and who hears about it."""
+
+    repository: str
+    branch: str
+    connection_arn: str
+    approver_emails: tuple[str, ...]
+    notification_email: str | None = None
+
+    @classmethod
+    def from_context(cls, context: Mapping[str, Any]) -> PipelineSettings:
+        repository = str(_required(context, "sourceRepository"))
+        if not _REPOSITORY.match(repository):
+            raise ConfigurationError(
+                f'sourceRepository={repository!r} must be owner/name, e.g. "acme/payment-platform"'
+            )
+        branch = str(_required(context, "sourceBranch"))
+        if not _BRANCH.match(branch):
+            raise ConfigurationError(f"sourceBranch={branch!r} is not a valid git branch name")
+        connection_arn = str(_required(context, "codestarConnectionArn"))
+        if not _CONNECTION_ARN.match(connection_arn):
+            raise ConfigurationError(
+                f"codestarConnectionArn={connection_arn!r} is not a connection ARN such as "
+                '"arn:aws:codeconnections:us-east-1:111111111111:connection/<uuid>" (copy it from the console: '
+                "Developer Tools > Settings > Connections)"
+            )
+        approvers = _emails(_required(context, "approverEmails"), "approverEmails")
+        notification = context.get("pipelineNotificationEmail") or None
+        if notification is not None and not _EMAIL.match(str(notification)):
+            raise ConfigurationError(
+                f"context 'pipelineNotificationEmail'={notification!r} is not an e-mail address; set it to the "
+                "address that hears about failed runs and pending approvals, or remove it"
+            )
+        return cls(
+            repository=repository,
+            branch=branch,
+            connection_arn=connection_arn,
+            approver_emails=approvers,
+            notification_email=notification,
         )

@@ -5,10 +5,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from aws_cdk import Token
+
 from product.profiles import ConfigurationError
 
 NAME_SUFFIX_PATTERN = r"^[a-z][a-z0-9-]{1,19}$"
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+_EMAIL = re.compile(EMAIL_PATTERN)
 _AZ = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$")
 
 # Version of the AWS-published Powertools layer (account 017000801446) matching the
@@ -19,7 +22,11 @@ POWERTOOLS_LAYER_ACCOUNT = "017000801446"
 
 @dataclass(frozen=True)
 class DeploymentOptions:
-    """How one deployment of the product fits its account."""
+    """How one deployment of the product fits its account.
+
+    The suffix, the zones and the e-mail may be CDK tokens (the Service Catalog product takes them from
+    launch parameters and `Fn::GetAZs`); CloudFormation then checks them, so validation skips tokens.
+    """
 
     name_suffix: str
     availability_zones: tuple[str, ...]
@@ -30,17 +37,20 @@ class DeploymentOptions:
     powertools_layer_version: int = POWERTOOLS_LAYER_VERSION
 
     def __post_init__(self) -> None:
-        if not re.match(NAME_SUFFIX_PATTERN, self.name_suffix):
+        if not Token.is_unresolved(self.name_suffix) and not re.match(NAME_SUFFIX_PATTERN, self.name_suffix):
             raise ConfigurationError(
                 f"name suffix {self.name_suffix!r} must match {NAME_SUFFIX_PATTERN} "
                 "(lower-case letter first, then 1-19 lower-case letters, digits or '-')"
             )
-        if len(self.availability_zones) != 2 or not all(_AZ.match(az) for az in self.availability_zones):
+        if len(self.availability_zones) != 2 or not all(
+            Token.is_unresolved(az) or _AZ.match(az) for az in self.availability_zones
+        ):
             raise ConfigurationError(
                 f"availability_zones={list(self.availability_zones)!r} must name exactly two zones such as "
                 "['us-east-1a', 'us-east-1b']; set them in cdk.json context 'availabilityZones'"
             )
-        if self.notification_email is not None and not _EMAIL.match(self.notification_email):
+        email = self.notification_email
+        if email is not None and not Token.is_unresolved(email) and not _EMAIL.match(email):
             raise ConfigurationError(
                 f"notification e-mail {self.notification_email!r} is not an e-mail address; set context "
                 "'notificationEmail' to an address or remove it"

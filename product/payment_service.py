@@ -8,6 +8,7 @@ from constructs import Construct
 from product.constructs.api_gateway import PaymentApi
 from product.constructs.auto_scaling import ReconciliationFleet
 from product.constructs.cloudwatch import MonitoredResources, PaymentMonitoring
+from product.constructs.codedeploy import ALIAS_NAME, PaymentRelease
 from product.constructs.cost_anomaly import COST_ALLOCATION_TAG, CostAnomalyDetection
 from product.constructs.dynamodb import PaymentTables
 from product.constructs.ec2 import PaymentNetwork
@@ -47,7 +48,7 @@ class PaymentService(Construct):
             self,
             "Topics",
             name_suffix=suffix,
-            environment_label=profile.name.upper(),
+            environment_label=profile.environment_label,
             key=key,
             notification_email=options.notification_email,
         )
@@ -57,7 +58,7 @@ class PaymentService(Construct):
             name_suffix=suffix,
             key=key,
             removal=removal,
-            deletion_protection=profile.is_production,
+            deletion_protection=profile.deletion_protection,
         )
         self.buckets = AuditBuckets(
             self,
@@ -107,16 +108,27 @@ class PaymentService(Construct):
             logs=self.logs,
             powertools_layer_version=options.powertools_layer_version,
         )
+        # Safe release: API Gateway invokes alias `live`, which CodeDeploy shifts to each new version.
+        self.release = PaymentRelease(
+            self,
+            "Release",
+            name_suffix=suffix,
+            function=self.functions.api,
+            policy=profile.release,
+            alarm_topic=self.topics.operations,
+        )
         self.api = PaymentApi(
             self,
             "Api",
             name_suffix=suffix,
             stage_name=profile.api_stage_name,
             throttling=profile.api_throttling,
-            handler=self.functions.api,
+            handler=self.release.alias,
             access_log_group=self.logs.log_group("ApiAccessLogs"),
             removal=removal,
         )
+        # The stage must be redeployed when its integrations move from the function to the alias.
+        self.api.deployment.add_to_logical_id({"integration": f"alias {ALIAS_NAME}"})
         self.firewall = ApiFirewall(
             self,
             "Firewall",

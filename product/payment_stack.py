@@ -41,30 +41,35 @@ class PaymentStack(Stack):
         return self._availability_zones
 
     def _output_values(self, profile: EnvironmentProfile) -> list[tuple[str, str, str]]:
-        s = self.service
-        outputs = [
-            ("Environment", profile.name, "Environment profile this stack was built from"),
-            ("ApiUrl", s.api.url, "Base URL of the payment API stage"),
-            ("ApiId", s.api.api.rest_api_id, "REST API id"),
-            ("ApiStageName", s.api.stage.stage_name, "API Gateway stage name"),
-            ("PaymentsTableName", s.tables.payments.table_name, "Payments table"),
-            ("IdempotencyTableName", s.tables.idempotency.table_name, "Idempotency records table"),
-            ("AuditBucketName", s.buckets.audit.bucket_name, "Audit-log bucket"),
-            ("AccessLogBucketName", s.buckets.access_logs.bucket_name, "Server access log bucket"),
-            ("EventBusName", s.events.bus.event_bus_name, "Payment event bus"),
-            ("EventQueueUrl", s.queues.events.queue_url, "Queue feeding the event processor"),
-            ("DeadLetterQueueUrl", s.queues.dead_letters.queue_url, "Dead-letter queue of payment events"),
-            ("OperationsTopicArn", s.topics.operations.topic_arn, "Operations alerts topic"),
-            ("SecurityTopicArn", s.topics.security.topic_arn, "Security alerts topic"),
-            ("CostTopicArn", s.topics.cost.topic_arn, "Cost alerts topic"),
-            ("PaymentFunctionName", s.functions.api.function_name, "Payment API function"),
-            ("ProcessorFunctionName", s.functions.processor.function_name, "Payment event processor"),
-            ("WebAclArn", s.firewall.web_acl.attr_arn, "WAF web ACL on the API stage"),
-            ("FleetGroupName", s.fleet.group.auto_scaling_group_name, "Reconciliation fleet"),
-            ("DashboardName", s.monitoring.dashboard.dashboard_name, "CloudWatch dashboard"),
-            ("KeyArn", s.keys.key.key_arn, "Customer-managed KMS key"),
-        ]
-        if s.shield is not None:
-            outputs.append(("EdgeUrl", f"https://{s.shield.distribution.domain_name}/",
-                            "CloudFront entry point protected by Shield Advanced"))  # fmt: skip
-        return outputs
+        return service_outputs(self.service, profile.name)
+
+
+def service_outputs(service: PaymentService, environment: str) -> list[tuple[str, str, str]]:
+    """(name, value, description) of every output; the catalog's product stack exports the same ones."""
+    s = service
+    outputs = [
+        ("Environment", environment, "Environment profile this stack was built from"),
+        ("ApiUrl", s.api.url, "Base URL of the payment API stage"),
+        ("ApiId", s.api.api.rest_api_id, "REST API id"),
+        ("ApiStageName", s.api.stage.stage_name, "API Gateway stage name"),
+        ("PaymentsTableName", s.tables.payments.table_name, "Payments table"),
+        ("IdempotencyTableName", s.tables.idempotency.table_name, "Idempotency records table"),
+        ("AuditBucketName", s.buckets.audit.bucket_name, "Audit-log bucket"),
+        ("AccessLogBucketName", s.buckets.access_logs.bucket_name, "Server access log bucket"),
+        ("EventBusName", s.events.bus.event_bus_name, "Payment event bus"),
+        ("EventQueueUrl", s.queues.events.queue_url, "Queue feeding the event processor"),
+        ("DeadLetterQueueUrl", s.queues.dead_letters.queue_url, "Dead-letter queue of payment events"),
+        ("OperationsTopicArn", s.topics.operations.topic_arn, "Operations alerts topic"),
+        ("SecurityTopicArn", s.topics.security.topic_arn, "Security alerts topic"),
+        ("CostTopicArn", s.topics.cost.topic_arn, "Cost alerts topic"),
+        ("PaymentFunctionName", s.functions.api.function_name, "Payment API function"),
+        ("ProcessorFunctionName", s.functions.processor.function_name, "Payment event processor"),
+        ("WebAclArn", s.firewall.web_acl.attr_arn, "WAF web ACL on the API stage"),
+        ("FleetGroupName", s.fleet.group.auto_scaling_group_name, "Reconciliation fleet"),
+        ("DashboardName", s.monitoring.dashboard.dashboard_name, "CloudWatch dashboard"),
+        ("KeyArn", s.keys.key.key_arn, "Customer-managed KMS key"),
+    ]
+    if s.shield is not None:
+        outputs.append(("EdgeUrl", f"https://{s.shield.distribution.domain_name}/",
+                        "CloudFront entry point protected by Shield Advanced"))  # fmt: skip
+    return outputs

@@ -105,6 +105,41 @@ class ApiThrottling:
         _check_positive("api_throttling", self)
 
 
+# CodeDeploy's predefined configurations for shifting a Lambda alias to a new version.
+ALL_AT_ONCE = "CodeDeployDefault.LambdaAllAtOnce"
+LAMBDA_DEPLOYMENT_CONFIGS = (
+    ALL_AT_ONCE,
+    *(f"CodeDeployDefault.LambdaCanary10Percent{m}Minutes" for m in (5, 10, 15, 30)),
+    "CodeDeployDefault.LambdaLinear10PercentEvery1Minute",
+    *(f"CodeDeployDefault.LambdaLinear10PercentEvery{m}Minutes" for m in (2, 3, 10)),
+)
+
+
+@dataclass(frozen=True)
+class ReleasePolicy:
+    """How a new version of the payment API function takes traffic, and which alias alarms roll it back."""
+
+    deployment_config: str
+    rollback_errors: int  # alias errors in one minute
+    rollback_latency_p99_ms: int  # alias p99 duration over one minute, two minutes running
+
+    def __post_init__(self) -> None:
+        _check_positive("release", self)
+        if _concrete(self.deployment_config):
+            _check(
+                self.deployment_config in LAMBDA_DEPLOYMENT_CONFIGS,
+                f"release.deployment_config={self.deployment_config!r} is not a CodeDeploy Lambda configuration; "
+                f"use one of {', '.join(LAMBDA_DEPLOYMENT_CONFIGS)}",
+            )
+
+    @property
+    def is_gradual(self) -> bool:
+        return self.deployment_config != ALL_AT_ONCE
+
+
+CANARY_RELEASE = ReleasePolicy("CodeDeployDefault.LambdaCanary10Percent5Minutes", 1, 3000)
+
+
 @dataclass(frozen=True)
 class EnvironmentProfile:
     """Everything that differs between dev, staging and prod."""
@@ -127,6 +162,7 @@ class EnvironmentProfile:
     nat_gateways: int
     cost_anomaly_threshold_usd: int = 100
     dlq_max_receive_count: int = 5
+    release: ReleasePolicy = CANARY_RELEASE
 
     def __post_init__(self) -> None:
         owner = f"profile {self.name!r}"
@@ -139,6 +175,18 @@ class EnvironmentProfile:
         _check_range(owner, "nat_gateways", self.nat_gateways, 1, 3)
         _check_range(owner, "dlq_max_receive_count", self.dlq_max_receive_count, 1, 1000)
         _check_range(owner, "cost_anomaly_threshold_usd", self.cost_anomaly_threshold_usd, 1, 1_000_000)
+        if _concrete(self.release.rollback_latency_p99_ms) and _concrete(self.payment_timeout_s):
+            _check(
+                self.release.rollback_latency_p99_ms < self.payment_timeout_s * 1000,
+                f"{owner}: release.rollback_latency_p99_ms={self.release.rollback_latency_p99_ms} must be below the "
+                f"payment function timeout ({self.payment_timeout_s * 1000} ms), or the alarm can never fire",
+            )
+        if self.name in ("staging", "prod") and _concrete(self.release.deployment_config):
+            _check(
+                self.release.is_gradual,
+                f"{owner}: release.deployment_config must shift traffic gradually (canary or linear) in "
+                f"staging and prod, got {self.release.deployment_config!r}",
+            )
         if _concrete(self.event_queue_visibility_timeout_s) and _concrete(self.processor_timeout_s):
             # AWS guidance for SQS-triggered Lambda: visibility >= 6x the function timeout.
             _check(
@@ -173,6 +221,18 @@ class EnvironmentProfile:
     def is_production(self) -> bool:
         return self.name == "prod"
 
+    # Derived values the product reads through these properties, so that a launch-time profile (the
+    # Service Catalog product, whose name is a token) can supply them from its mapping instead.
+    @property
+    def environment_label(self) -> str:
+        """How alert display names spell the environment, e.g. 'DEV'."""
+        return self.name.upper()
+
+    @property
+    def deletion_protection(self) -> bool:
+        """DynamoDB deletion protection: production only."""
+        return self.is_production
+
 
 PROFILES: dict[str, EnvironmentProfile] = {
     profile.name: profile
@@ -201,6 +261,7 @@ PROFILES: dict[str, EnvironmentProfile] = {
             audit_retention_days=365,
             xray_sampling_rate=1.0,
             nat_gateways=1,
+            release=ReleasePolicy(ALL_AT_ONCE, rollback_errors=5, rollback_latency_p99_ms=5000),
         ),
         EnvironmentProfile(
             name="staging",
@@ -226,6 +287,9 @@ PROFILES: dict[str, EnvironmentProfile] = {
             audit_retention_days=365,
             xray_sampling_rate=0.5,
             nat_gateways=1,
+            release=ReleasePolicy(
+                "CodeDeployDefault.LambdaCanary10Percent5Minutes", rollback_errors=2, rollback_latency_p99_ms=3000
+            ),
         ),
         EnvironmentProfile(
             name="prod",
@@ -251,6 +315,9 @@ PROFILES: dict[str, EnvironmentProfile] = {
             audit_retention_days=2557,
             xray_sampling_rate=0.05,
             nat_gateways=2,
+            release=ReleasePolicy(
+                "CodeDeployDefault.LambdaCanary10Percent10Minutes", rollback_errors=1, rollback_latency_p99_ms=2000
+            ),
         ),
     )
 }

@@ -26,7 +26,10 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.assembly / "manifest.json").is_file():
         print(f"error: {args.assembly} is not a cloud assembly; run 'make synth' first", file=sys.stderr)
         return 2
-    for name, template_path, artifact in stacks(args.assembly):
+    # Service Catalog product templates are assets of their catalog stack, not stacks: listed after them.
+    products = [(path.name.removesuffix(".product.template.json"), path, {"environment": "launch account/region"})
+                for path in sorted(args.assembly.rglob("*.product.template.json"))]  # fmt: skip
+    for name, template_path, artifact in [*stacks(args.assembly), *products]:
         template = json.loads(template_path.read_text())
         resources = Counter(r["Type"] for r in template.get("Resources", {}).values())
         env = artifact.get("environment", "")

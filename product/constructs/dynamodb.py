@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk import RemovalPolicy
+from aws_cdk import IResolvable, RemovalPolicy, Token
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
 from constructs import Construct
@@ -24,9 +24,16 @@ class PaymentTables(Construct):
         name_suffix: str,
         key: kms.IKey,
         removal: RemovalPolicy,
-        deletion_protection: bool,
+        deletion_protection: bool | IResolvable,
     ) -> None:
+        """Suffix and deletion protection may be launch-time values (the Service Catalog product); then they
+        are set on the L1 tables: a token `table_name` makes `Table` record metadata that the catalog stack
+        holding the product cannot resolve (aws-cdk ProductStack metadata collection, cross-environment).
+        """
         super().__init__(scope, construct_id)
+        launch_time = not isinstance(deletion_protection, bool)
+        names = {"Payments": f"payments-{name_suffix}", "Idempotency": f"payment-idempotency-{name_suffix}"}
+        token_names = Token.is_unresolved(name_suffix)
         common = {
             "billing_mode": dynamodb.BillingMode.PAY_PER_REQUEST,
             "encryption": dynamodb.TableEncryption.CUSTOMER_MANAGED,
@@ -34,21 +41,28 @@ class PaymentTables(Construct):
             "point_in_time_recovery_specification": dynamodb.PointInTimeRecoverySpecification(
                 point_in_time_recovery_enabled=True
             ),
-            "deletion_protection": deletion_protection,
+            "deletion_protection": False if launch_time else deletion_protection,
             "removal_policy": removal,
         }
         self.payments = dynamodb.Table(
             self,
             "Payments",
-            table_name=f"payments-{name_suffix}",
+            table_name=None if token_names else names["Payments"],
             partition_key=dynamodb.Attribute(name=PAYMENT_KEY_ATTRIBUTE, type=dynamodb.AttributeType.STRING),
             **common,
         )
         self.idempotency = dynamodb.Table(
             self,
             "Idempotency",
-            table_name=f"payment-idempotency-{name_suffix}",
+            table_name=None if token_names else names["Idempotency"],
             partition_key=dynamodb.Attribute(name=IDEMPOTENCY_KEY_ATTRIBUTE, type=dynamodb.AttributeType.STRING),
             time_to_live_attribute=IDEMPOTENCY_TTL_ATTRIBUTE,
             **common,
         )
+        for table in (self.payments, self.idempotency):
+            cfn_table = table.node.default_child
+            assert isinstance(cfn_table, dynamodb.CfnTable)
+            if token_names:
+                cfn_table.table_name = names[table.node.id]
+            if launch_time:
+                cfn_table.deletion_protection_enabled = deletion_protection

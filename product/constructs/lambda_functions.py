@@ -11,6 +11,7 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_lambda_event_sources as event_sources
+from aws_cdk import aws_logs as logs_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
@@ -78,29 +79,22 @@ class PaymentFunctions(Construct):
 
         self.api_role = FunctionRole(self, "ApiRole", description=f"Payment API function ({name_suffix})")
         self.api_log_group = logs.log_group("ApiLogs")
-        self.api = lambda_.Function(
-            self,
+        self._code, self._layers, self._environment_name = code, [powertools], environment_name
+        self.api = self._function(
             "Api",
-            function_name=f"payment-api-{name_suffix}",
+            name=f"payment-api-{name_suffix}",
             description="POST /payments and GET /payments/{id}",
-            runtime=RUNTIME,
-            architecture=lambda_.Architecture.X86_64,
             handler="api.handler",
-            code=code,
-            layers=[powertools],
-            memory_size=sizing.payment_memory_mb,
-            timeout=Duration.seconds(sizing.payment_timeout_s),
-            tracing=lambda_.Tracing.ACTIVE,
-            role=self.api_role.role,
+            memory_mb=sizing.payment_memory_mb,
+            timeout_s=sizing.payment_timeout_s,
+            role=self.api_role,
             log_group=self.api_log_group,
             environment={
                 "PAYMENTS_TABLE_NAME": r.payments_table.table_name,
                 "IDEMPOTENCY_TABLE_NAME": r.idempotency_table.table_name,
                 "AUDIT_BUCKET_NAME": r.audit_bucket.bucket_name,
                 "EVENT_BUS_NAME": r.event_bus.event_bus_name,
-                "ENVIRONMENT": environment_name,
                 "POWERTOOLS_SERVICE_NAME": "payment-api",
-                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             },
         )
         # UpdateItem records on the payment that its PaymentCreated event was published.
@@ -128,26 +122,18 @@ class PaymentFunctions(Construct):
             self, "ProcessorRole", description=f"Payment event processor ({name_suffix})"
         )
         self.processor_log_group = logs.log_group("ProcessorLogs")
-        self.processor = lambda_.Function(
-            self,
+        self.processor = self._function(
             "Processor",
-            function_name=f"payment-processor-{name_suffix}",
+            name=f"payment-processor-{name_suffix}",
             description="Moves PaymentCreated payments from pending to processed",
-            runtime=RUNTIME,
-            architecture=lambda_.Architecture.X86_64,
             handler="processor.handler",
-            code=code,
-            layers=[powertools],
-            memory_size=sizing.processor_memory_mb,
-            timeout=Duration.seconds(sizing.processor_timeout_s),
-            tracing=lambda_.Tracing.ACTIVE,
-            role=self.processor_role.role,
+            memory_mb=sizing.processor_memory_mb,
+            timeout_s=sizing.processor_timeout_s,
+            role=self.processor_role,
             log_group=self.processor_log_group,
             environment={
                 "PAYMENTS_TABLE_NAME": r.payments_table.table_name,
-                "ENVIRONMENT": environment_name,
                 "POWERTOOLS_SERVICE_NAME": "payment-processor",
-                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             },
         )
         self.processor.add_event_source(
@@ -168,6 +154,42 @@ class PaymentFunctions(Construct):
                 ("PCI.DSS.321-LambdaInsideVPC", "the function reaches only AWS service APIs (IAM-authorised, TLS) "
                  "and no resource inside the VPC; no cardholder data store is network-reachable"),
             )  # fmt: skip
+
+    def _function(
+        self,
+        construct_id: str,
+        *,
+        name: str,
+        description: str,
+        handler: str,
+        memory_mb: int,
+        timeout_s: int,
+        role: FunctionRole,
+        log_group: logs_.ILogGroup,
+        environment: dict[str, str],
+    ) -> lambda_.Function:
+        """A traced Python function on the shared code asset and Powertools layer, logging to its own group."""
+        return lambda_.Function(
+            self,
+            construct_id,
+            function_name=name,
+            description=description,
+            runtime=RUNTIME,
+            architecture=lambda_.Architecture.X86_64,
+            handler=handler,
+            code=self._code,
+            layers=self._layers,
+            memory_size=memory_mb,
+            timeout=Duration.seconds(timeout_s),
+            tracing=lambda_.Tracing.ACTIVE,
+            role=role.role,
+            log_group=log_group,
+            environment={
+                **environment,
+                "ENVIRONMENT": self._environment_name,
+                "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
+            },
+        )
 
 
 def _logical_id_hint(bucket: s3.IBucket) -> str:

@@ -34,7 +34,6 @@ class EdgeShieldProtection(Construct):
                 # SigV4 callers sign for the API's own host name, so CloudFront must not rewrite Host.
                 origin_request_policy=cloudfront.OriginRequestPolicy.ALL_VIEWER_EXCEPT_HOST_HEADER,
             ),
-            minimum_protocol_version=cloudfront.SecurityPolicyProtocol.TLS_V1_2_2021,
         )
         self.protection = shield.CfnProtection(
             self,

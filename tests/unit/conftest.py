@@ -13,7 +13,9 @@ from aws_cdk import App, Environment
 from aws_cdk.assertions import Template
 
 import pipeline_app
-from pipeline.settings import DeliverySettings
+from pipeline.pipeline_stack import PIPELINE_STACK_ID
+from pipeline.settings import DeliverySettings, PipelineSettings
+from pipeline.stage import STACK_ID
 from product.compliance import add_nag_gate
 from product.payment_stack import PaymentStack
 from product.profiles import ENVIRONMENT_NAMES, profile_for
@@ -34,13 +36,23 @@ def settings(cdk_context: dict[str, Any]) -> DeliverySettings:
 
 
 @pytest.fixture(scope="session")
+def pipeline_settings(cdk_context: dict[str, Any]) -> PipelineSettings:
+    return PipelineSettings.from_context(cdk_context)
+
+
+def stage_stack_path(env: str) -> str:
+    """Display path of an environment's stack: its stage lives inside the pipeline stack."""
+    return f"{PIPELINE_STACK_ID}/{env}/{STACK_ID}"
+
+
+@pytest.fixture(scope="session")
 def assembly_dir(tmp_path_factory: pytest.TempPathFactory, cdk_context: dict[str, Any],
-                 settings: DeliverySettings) -> Path:  # fmt: skip
+                 settings: DeliverySettings, pipeline_settings: PipelineSettings) -> Path:  # fmt: skip
     """The app exactly as `pipeline_app.main` builds it, synthesized once."""
     outdir = tmp_path_factory.mktemp("cdk.out")
     app = App(context=cdk_context, outdir=str(outdir), builtin_cloud_formation_validation=False)
     app_context = pipeline_app.read_app_context(cdk_context, {"CDK_DEFAULT_ACCOUNT": TEST_ACCOUNT})
-    pipeline_app.build_app(app, settings, app_context)
+    pipeline_app.build_app(app, settings, app_context, pipeline_settings)
     app.synth()
     return outdir
 
@@ -58,13 +70,19 @@ def _templates_by_stack(assembly: Path) -> dict[str, dict[str, Any]]:
 
 @pytest.fixture(scope="session")
 def all_templates(assembly_dir: Path) -> dict[str, dict[str, Any]]:
-    """Every synthesized template, keyed by stack display path (e.g. 'dev/PaymentStack')."""
+    """Every synthesized template, keyed by stack display path (e.g. 'PaymentPipeline/dev/PaymentStack')."""
     return _templates_by_stack(assembly_dir)
 
 
 @pytest.fixture(scope="session")
 def stage_templates(all_templates: dict[str, dict[str, Any]]) -> dict[str, Template]:
-    return {env: Template.from_json(all_templates[f"{env}/PaymentStack"]) for env in ENVIRONMENT_NAMES}
+    return {env: Template.from_json(all_templates[stage_stack_path(env)]) for env in ENVIRONMENT_NAMES}
+
+
+@pytest.fixture(scope="session")
+def pipeline_template(all_templates: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The pipeline stack's template, from the same session synth."""
+    return all_templates[PIPELINE_STACK_ID]
 
 
 @pytest.fixture(scope="session", params=ENVIRONMENT_NAMES)
@@ -95,3 +113,20 @@ def opt_ins_template(tmp_path_factory: pytest.TempPathFactory, cdk_context: dict
     add_nag_gate(app)
     app.synth()
     return Template.from_json(json.loads((Path(app.outdir) / stack.template_file).read_text()))
+
+
+# -- Service Catalog (product/catalog): read from the same session synth ------------------------------------
+@pytest.fixture(scope="session")
+def catalog_template(all_templates: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """The catalog stack's template (portfolio, product versions, launch role, asset bucket)."""
+    from product.catalog.catalog_stack import CATALOG_STACK_ID  # noqa: PLC0415
+
+    (path,) = [path for path in all_templates if path.split("/")[-1] == CATALOG_STACK_ID]
+    return all_templates[path]
+
+
+@pytest.fixture(scope="session")
+def product_template(assembly_dir: Path) -> dict[str, Any]:
+    """The Service Catalog product's template (a ProductStack is an asset of the catalog, not a stack)."""
+    (path,) = assembly_dir.rglob("*.product.template.json")
+    return json.loads(path.read_text())

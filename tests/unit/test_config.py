@@ -165,6 +165,31 @@ def test_settings_reject(context: dict[str, object], message: str) -> None:
 
 
 def test_settings_accept_cli_string_flags() -> None:
-    settings = DeliverySettings.from_context(_context(createGuardDutyDetector="true", enableShieldProtection="False"))
-    assert settings.create_guardduty_detector is True
-    assert settings.enable_shield_protection is False
+    settings = DeliverySettings.from_context(_context(createGuardDutyDetector="false", enableShieldProtection="True"))
+    assert settings.create_guardduty_detector is False
+    assert settings.enable_shield_protection is True
+
+
+def test_account_singletons_default_to_one_owner_per_account() -> None:
+    with pytest.raises(ConfigurationError, match=r"stages dev, staging, prod would each create one in "
+                       r"111111111111/us-east-1: GuardDuty allows one detector"):  # fmt: skip
+        DeliverySettings.from_context(_context(createGuardDutyDetector=True))
+    with pytest.raises(ConfigurationError, match=r"Cost Explorer allows one AWS-services monitor per account"):
+        DeliverySettings.from_context(_context(stages={"dev": {"createAccountCostMonitor": True},
+                                                       "prod": {"createAccountCostMonitor": True}}))  # fmt: skip
+
+
+def test_account_singletons_set_per_stage() -> None:
+    settings = DeliverySettings.from_context(
+        _context(enableShieldProtection=True, stages={"prod": {"createGuardDutyDetector": True,
+                                                               "createAccountCostMonitor": "true"}})
+    )  # fmt: skip
+    prod, dev = settings.stage_options("prod"), settings.stage_options("dev")
+    assert (prod.create_guardduty_detector, prod.create_account_cost_monitor) == (True, True)
+    assert (dev.create_guardduty_detector, dev.create_account_cost_monitor) == (False, False)
+    assert prod.enable_shield_protection and dev.enable_shield_protection  # not a singleton: every stage may
+
+
+def test_stage_flag_must_be_boolean() -> None:
+    with pytest.raises(ConfigurationError, match=r"'stages.prod.createGuardDutyDetector' must be true or false"):
+        DeliverySettings.from_context(_context(stages={"prod": {"createGuardDutyDetector": "sometimes"}}))

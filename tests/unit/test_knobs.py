@@ -65,6 +65,8 @@ def test_alarm_thresholds(env_template: tuple[str, Template]) -> None:
         "dynamodb-getitem-latency": a.dynamodb_latency_ms,
         "dynamodb-putitem-latency": a.dynamodb_latency_ms,
         "dlq-messages": a.dlq_messages,
+        "release-errors": PROFILES[env].release.rollback_errors,
+        "release-latency": PROFILES[env].release.rollback_latency_p99_ms,
     }
     assert {what: _alarm_threshold(template, env, what) for what in expected} == expected
     assert len(template.find_resources("AWS::CloudWatch::Alarm")) == len(expected)

@@ -1,0 +1,260 @@
+"""`PaymentPipelineStack`: the self-mutating CDK pipeline that promotes the payment stack on every push.
+
+    Source -> Build (Synth: scripts/check) -> UpdatePipeline (SelfMutate) -> Assets (one FileAsset)
+      -> dev (deploy, smoke) -> staging (deploy, smoke) -> prod (approval, deploy, smoke) -> catalog (publish)
+
+Each stack deploys in one CloudFormation action (no change-set pair): the product's own gate is the
+synth step (lint, tests, nag, cfn-lint) plus the smoke step of the stage before, and the payment
+function's traffic shifts through CodeDeploy inside the stack update (canary in staging and prod).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from aws_cdk import Duration, RemovalPolicy, Stack, pipelines
+from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_codepipeline as codepipeline
+from aws_cdk import aws_codestarnotifications as notifications
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from constructs import Construct
+
+from pipeline.acknowledgments import acknowledge_pipeline_findings
+from pipeline.settings import DeliverySettings, PipelineSettings
+from pipeline.smoke import REPORT_URL_VARIABLE, smoke_step
+from pipeline.stage import CatalogStage, PaymentStage
+from product.catalog.settings import CatalogSettings
+from product.compliance import acknowledge
+from product.profiles import ENVIRONMENT_NAMES
+
+PIPELINE_STACK_ID = "PaymentPipeline"
+PIPELINE_NAME = "payment-platform"
+CATALOG_STAGE_ID = "catalog"
+REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
+# The self-mutation step installs the same CDK CLI the repository pins (package.json), not "latest 2.x".
+CDK_CLI_VERSION = json.loads((REPOSITORY_ROOT / "package.json").read_text())["devDependencies"]["aws-cdk"]
+CHECK_COMMAND = "scripts/check"  # the one check script: install, lint, tests (JUnit), nag, cfn-lint, synth
+UNIT_REPORT = {"files": ["unit.xml"], "base-directory": "reports/junit", "file-format": "JUNITXML"}
+BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_7_0
+RUNTIME_VERSIONS = {"python": "3.12", "nodejs": "20"}
+# Pushes that only touch these paths do not run the pipeline (nothing deployable changed).
+TRIGGER_IGNORED_PATHS = ("docs/**",)
+ARTIFACT_RETENTION = Duration.days(90)  # smoke reports and templates of a release stay reviewable this long
+PROD = "prod"
+FAILED_OR_WAITING = (
+    "codepipeline-pipeline-pipeline-execution-failed",
+    "codepipeline-pipeline-manual-approval-needed",
+)
+
+
+def needs_cross_account_keys(delivery: DeliverySettings) -> bool:
+    """Cross-account deployments need KMS-encrypted artifacts; needed only if a stage leaves the tooling account."""
+    return any(stage.account != delivery.tooling_account for stage in delivery.stages)
+
+
+class PaymentPipelineStack(Stack):
+    """The delivery pipeline in the tooling account, holding one `PaymentStage` per environment."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        delivery: DeliverySettings,
+        source_settings: PipelineSettings,
+        catalog: CatalogSettings | None = None,
+        publish_assets_in_parallel: bool = False,
+        use_change_sets: bool = False,
+        **stack_kwargs: object,
+    ) -> None:
+        super().__init__(
+            scope,
+            construct_id,
+            description="Payment platform delivery pipeline: dev -> staging -> approval -> prod",
+            **stack_kwargs,  # type: ignore[arg-type]
+        )
+        self.key = kms.Key(
+            self,
+            "PipelineKey",
+            alias="alias/payment-pipeline",
+            description="Pipeline artifacts and the approval and notification topics",
+            enable_key_rotation=True,
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        # CodeStar Notifications publishes to the KMS-encrypted notification topic (AWS's documented grant).
+        self.key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="CodeStarNotificationsPublishToEncryptedTopics",
+                principals=[iam.ServicePrincipal("codestar-notifications.amazonaws.com")],
+                actions=["kms:GenerateDataKey*", "kms:Decrypt"],
+                resources=["*"],
+                conditions={"StringEquals": {"kms:ViaService": f"sns.{self.region}.amazonaws.com"}},
+            )
+        )
+        self.artifact_bucket = self._artifact_bucket()
+        self.approval_topic = self._topic("ApprovalTopic", "Payment platform: prod release awaiting approval",
+                                          source_settings.approver_emails)  # fmt: skip
+        self.notification_topic = self._topic(
+            "NotificationTopic",
+            "Payment platform pipeline: failed runs and pending approvals",
+            (source_settings.notification_email,) if source_settings.notification_email else (),
+        )
+        self.report_groups = {
+            name: codebuild.ReportGroup(self, f"{name.capitalize()}Reports", removal_policy=RemovalPolicy.DESTROY)
+            for name in ("unit", *(f"smoke{env.capitalize()}" for env in ENVIRONMENT_NAMES))
+        }
+
+        self.source = pipelines.CodePipelineSource.connection(
+            source_settings.repository, source_settings.branch, connection_arn=source_settings.connection_arn
+        )
+        self.pipeline = pipelines.CodePipeline(
+            self,
+            "Pipeline",
+            pipeline_name=PIPELINE_NAME,
+            pipeline_type=codepipeline.PipelineType.V2,
+            self_mutation=True,
+            publish_assets_in_parallel=publish_assets_in_parallel,
+            use_change_sets=use_change_sets,
+            # The artifact bucket always has the pipeline key; this decides the keys of the replication buckets
+            # CDK creates for stages in other regions.
+            cross_account_keys=needs_cross_account_keys(delivery),
+            artifact_bucket=self.artifact_bucket,
+            cli_version=CDK_CLI_VERSION,
+            code_build_defaults=pipelines.CodeBuildOptions(
+                build_environment=codebuild.BuildEnvironment(build_image=BUILD_IMAGE),
+                partial_build_spec=codebuild.BuildSpec.from_object(
+                    {"phases": {"install": {"runtime-versions": RUNTIME_VERSIONS}}}
+                ),
+            ),
+            synth=self._synth_step(),
+        )
+        self.stages: dict[str, PaymentStage] = {}
+        self.smoke_steps: dict[str, pipelines.CodeBuildStep] = {}
+        for environment in ENVIRONMENT_NAMES:
+            stage = PaymentStage(self, environment, settings=delivery)
+            smoke = smoke_step(stage, source=self.source, scope=self,
+                               report_group=self.report_groups[f"smoke{environment.capitalize()}"])  # fmt: skip
+            pre = [self._approval(source_settings)] if environment == PROD else []
+            self.pipeline.add_stage(stage, pre=pre, post=[smoke])
+            self.stages[environment] = stage
+            self.smoke_steps[environment] = smoke
+        # The catalog republishes the product from the same commit, after prod passed its smoke tests.
+        self.catalog_stage: CatalogStage | None = None
+        if catalog is not None:
+            self.catalog_stage = CatalogStage(self, CATALOG_STAGE_ID, settings=catalog)
+            self.pipeline.add_stage(self.catalog_stage)
+
+        self.pipeline.build_pipeline()
+        self._trigger_on_branch(source_settings.branch)
+        notifications.NotificationRule(
+            self,
+            "FailuresAndApprovals",
+            source=self.pipeline.pipeline,
+            events=list(FAILED_OR_WAITING),
+            targets=[self.notification_topic],
+            detail_type=notifications.DetailType.FULL,
+        )
+        acknowledge_pipeline_findings(self)
+
+    def _artifact_bucket(self) -> s3.Bucket:
+        """KMS-encrypted (pipeline key), versioned, TLS-only, access-logged; artifacts expire after 90 days."""
+        self.access_logs = s3.Bucket(
+            self,
+            "ArtifactAccessLogs",
+            encryption=s3.BucketEncryption.S3_MANAGED,  # server access logs deliver only to SSE-S3 buckets
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            enforce_ssl=True,
+            versioned=True,
+            lifecycle_rules=[
+                s3.LifecycleRule(expiration=ARTIFACT_RETENTION, noncurrent_version_expiration=Duration.days(30))
+            ],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        acknowledge(
+            self.access_logs,
+            ("PCI.DSS.321-S3DefaultEncryptionKMS", "S3 server access logging delivers only to SSE-S3 buckets"),
+            ("PCI.DSS.321-S3BucketReplicationEnabled", "access logs of the artifact bucket are operational data "
+             "kept 90 days; the release record is the pipeline's execution history"),
+        )  # fmt: skip
+        artifacts = s3.Bucket(
+            self,
+            "Artifacts",
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=self.key,
+            bucket_key_enabled=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            enforce_ssl=True,
+            versioned=True,
+            server_access_logs_bucket=self.access_logs,
+            server_access_logs_prefix="artifacts/",
+            lifecycle_rules=[
+                s3.LifecycleRule(expiration=ARTIFACT_RETENTION, noncurrent_version_expiration=Duration.days(30))
+            ],
+            removal_policy=RemovalPolicy.RETAIN,
+        )
+        acknowledge(
+            artifacts,
+            ("PCI.DSS.321-S3BucketReplicationEnabled", "pipeline artifacts are rebuilt from git by re-running "
+             "the pipeline; replicating them to a second region would protect nothing that git does not"),
+        )  # fmt: skip
+        return artifacts
+
+    def _topic(self, construct_id: str, display_name: str, emails: tuple[str, ...]) -> sns.Topic:
+        topic = sns.Topic(self, construct_id, display_name=display_name, master_key=self.key, enforce_ssl=True)
+        for email in emails:
+            topic.add_subscription(subscriptions.EmailSubscription(email))
+        return topic
+
+    def _synth_step(self) -> pipelines.CodeBuildStep:
+        """Runs `scripts/check` (what a developer runs) and hands its `cdk.out` to the rest of the pipeline."""
+        unit = self.report_groups["unit"]
+        return pipelines.CodeBuildStep(
+            "Synth",
+            input=self.source,
+            commands=[CHECK_COMMAND],
+            primary_output_directory="cdk.out",
+            build_environment=codebuild.BuildEnvironment(compute_type=codebuild.ComputeType.MEDIUM),
+            partial_build_spec=codebuild.BuildSpec.from_object({"reports": {unit.report_group_arn: UNIT_REPORT}}),
+            role_policy_statements=[
+                iam.PolicyStatement(
+                    actions=["codebuild:CreateReport", "codebuild:UpdateReport", "codebuild:BatchPutTestCases"],
+                    resources=[unit.report_group_arn],
+                )
+            ],
+        )
+
+    def _approval(self, settings: PipelineSettings) -> pipelines.ManualApprovalStep:
+        """Before prod: names the commit (source variable) and links the staging smoke run that passed."""
+        commit = self.source.source_attribute("CommitId")
+        report_url = self.smoke_steps["staging"].exported_variable(REPORT_URL_VARIABLE)
+        return pipelines.ManualApprovalStep(
+            "PromoteToProd",
+            # Both variables sit in the comment, which is where CDK discovers the steps they come from.
+            comment=f"Promote commit {commit} of {settings.repository}@{settings.branch} to prod. "
+            f"Staging smoke report: {report_url}",
+            review_url=report_url,
+            notification_topic=self.approval_topic,
+        )
+
+    def _trigger_on_branch(self, branch: str) -> None:
+        """V2 trigger: only pushes to the configured branch (and not docs-only pushes) start a run."""
+        underlying = self.pipeline.pipeline
+        source_action = underlying.stages[0].actions[0]
+        underlying.add_trigger(
+            provider_type=codepipeline.ProviderType.CODE_STAR_SOURCE_CONNECTION,
+            git_configuration=codepipeline.GitConfiguration(
+                source_action=source_action,
+                push_filter=[
+                    codepipeline.GitPushFilter(
+                        branches_includes=[branch], file_paths_excludes=list(TRIGGER_IGNORED_PATHS)
+                    )
+                ],
+            ),
+        )

@@ -1,0 +1,260 @@
+"""The post-deploy smoke step of one stage: what it runs, what it is told, what it may touch.
+
+The suite itself lives in the repository (`scripts/smoke`, `tests/smoke`); the step only runs its entry
+command from the same commit the stage was deployed from, so changing the suite needs no self-mutation.
+"""
+
+from __future__ import annotations
+
+import re
+
+from aws_cdk import Stack, pipelines
+from aws_cdk import aws_codebuild as codebuild
+from aws_cdk import aws_iam as iam
+
+from pipeline.stage import PaymentStage
+from product.profiles import profile_for
+
+SMOKE_COMMAND = "scripts/smoke --stage {environment}"
+REPORT_DIR = "reports/smoke/{environment}"  # the suite writes junit.xml and report.html here
+REPORT_URL_VARIABLE = "SMOKE_REPORT_URL"
+# Tag (S3) and key prefix (DynamoDB, S3) that mark data the suite itself writes and cleans up.
+SMOKE_TAG_KEY = "purpose"
+SMOKE_TAG_VALUE = "smoke-test"
+SMOKE_KEY_PREFIX = "smoke-"
+
+# Stack outputs handed to the suite as environment variables (UPPER_SNAKE of the output id). CodePipeline
+# caps an action's configuration value at 1,000 characters and each `#{namespace.Output}` costs ~100, so
+# only what the suite needs first goes here; it reads every other output with DescribeStacks on STACK_NAME.
+SMOKE_OUTPUTS = (
+    "ApiUrl",
+    "PaymentsTableName",
+    "AuditBucketName",
+    "PaymentFunctionName",
+    "OperationsTopicArn",
+    "EventQueueUrl",
+)
+ACTION_CONFIGURATION_LIMIT = 1000
+
+# The console page of this very build (its Reports tab shows the JUnit results). Built in the build from
+# CODEBUILD_BUILD_ARN (arn:aws:codebuild:<region>:<account>:build/<project>:<id>) and exported, so the
+# approval before prod can link to the staging run that passed.
+_EXPORT_REPORT_URL = (
+    'region="$(echo "$CODEBUILD_BUILD_ARN" | cut -d: -f4)"; account="$(echo "$CODEBUILD_BUILD_ARN" | cut -d: -f5)"; '
+    f'export {REPORT_URL_VARIABLE}="https://${{region}}.console.aws.amazon.com/codesuite/codebuild/${{account}}/'
+    'projects/${CODEBUILD_BUILD_ID%%:*}/build/${CODEBUILD_BUILD_ID/:/%3A}/reports?region=${region}"'
+)
+
+
+def env_var_name(output_id: str) -> str:
+    """`ApiUrl` -> `API_URL`, `PaymentsTableName` -> `PAYMENTS_TABLE_NAME`, `WebAclArn` -> `WEB_ACL_ARN`."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", output_id).upper()
+
+
+def smoke_step(stage: PaymentStage, *, source: pipelines.IFileSetProducer,
+               report_group: codebuild.IReportGroup, scope: Stack) -> pipelines.CodeBuildStep:  # fmt: skip
+    """The smoke `CodeBuildStep` that runs after `stage` deployed (add it to the stage's `post`)."""
+    environment = stage.environment
+    report_dir = REPORT_DIR.format(environment=environment)
+    stack = stage.stack
+    return pipelines.CodeBuildStep(
+        "Smoke",
+        input=source,
+        commands=[
+            _EXPORT_REPORT_URL,
+            'export AWS_REGION="$STAGE_REGION" AWS_DEFAULT_REGION="$STAGE_REGION"',
+            SMOKE_COMMAND.format(environment=environment),
+        ],
+        env={
+            "STAGE": environment,
+            "STACK_NAME": stack.stack_name,
+            "STAGE_ACCOUNT": stage.account or "",
+            "STAGE_REGION": stage.region or "",
+            "SMOKE_TAG": f"{SMOKE_TAG_KEY}={SMOKE_TAG_VALUE}",
+            "SMOKE_KEY_PREFIX": SMOKE_KEY_PREFIX,
+        },
+        env_from_cfn_outputs={env_var_name(name): stack.cfn_outputs[name] for name in SMOKE_OUTPUTS},
+        primary_output_directory=report_dir,  # junit.xml + report.html, kept as the action's artifact
+        partial_build_spec=codebuild.BuildSpec.from_object(
+            {
+                "env": {"shell": "bash"},
+                "reports": {
+                    report_group.report_group_arn: {
+                        "files": ["junit.xml"],
+                        "base-directory": report_dir,
+                        "file-format": "JUNITXML",
+                    }
+                },
+            }
+        ),
+        role_policy_statements=[
+            *smoke_policy(scope, stage),
+            iam.PolicyStatement(
+                actions=["codebuild:CreateReport", "codebuild:UpdateReport", "codebuild:BatchPutTestCases"],
+                resources=[report_group.report_group_arn],
+            ),
+        ],
+    )
+
+
+def smoke_policy(scope: Stack, stage: PaymentStage) -> list[iam.PolicyStatement]:
+    """Least privilege for the suite against one stage: reads of that stage's resources (by their physical
+    names, which carry the environment), SigV4 calls to its API stage, and writes only of smoke-marked data.
+
+    The names follow the product's naming (`payments-<env>`, `payment-api-<env>`, ...); a unit test checks
+    each one against the stage template, so a renamed resource fails the suite rather than the smoke step.
+    """
+    env = stage.environment
+    account, region = stage.account, stage.region
+    api_stage = profile_for(env).api_stage_name
+
+    def arn(service: str, resource: str, *, regional: bool = True) -> str:
+        return f"arn:{scope.partition}:{service}:{region if regional else ''}:{account}:{resource}"
+
+    tables = [arn("dynamodb", f"table/{name}-{env}") for name in ("payments", "payment-idempotency")]
+    bucket = f"arn:{scope.partition}:s3:::payment-audit-logs-{env}-{account}-{region}"
+    functions = [arn("lambda", f"function:{name}-{env}") for name in ("payment-api", "payment-processor")]
+    return [
+        iam.PolicyStatement(
+            sid="DescribeTheStageStack",
+            actions=[
+                "cloudformation:DescribeStacks",
+                "cloudformation:GetTemplate",
+                "cloudformation:ListStackResources",
+            ],
+            resources=[arn("cloudformation", f"stack/{stage.stack.stack_name}/*")],
+        ),
+        iam.PolicyStatement(
+            sid="CallTheApiStageWithSigV4",
+            actions=["execute-api:Invoke"],
+            resources=[arn("execute-api", f"*/{api_stage}/*")],
+        ),
+        iam.PolicyStatement(
+            sid="ReadTheApiStage",
+            actions=["apigateway:GET"],
+            resources=[
+                f"arn:{scope.partition}:apigateway:{region}::/restapis/*/stages/{api_stage}",
+                f"arn:{scope.partition}:apigateway:{region}::/restapis/*/resources",
+            ],
+        ),
+        iam.PolicyStatement(
+            sid="ReadTheTables",
+            actions=[
+                "dynamodb:DescribeTable",
+                "dynamodb:DescribeTimeToLive",
+                "dynamodb:DescribeContinuousBackups",
+                "dynamodb:GetItem",
+            ],
+            resources=tables,
+        ),
+        iam.PolicyStatement(
+            sid="WriteSmokeItemsOnly",
+            actions=["dynamodb:PutItem", "dynamodb:DeleteItem"],
+            resources=tables,
+            conditions={"ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{SMOKE_KEY_PREFIX}*"]}},
+        ),
+        iam.PolicyStatement(
+            sid="ReadTheAuditBucket",
+            actions=[
+                "s3:ListBucket",
+                "s3:GetBucketVersioning",
+                "s3:GetEncryptionConfiguration",
+                "s3:GetBucketPublicAccessBlock",
+                "s3:GetBucketPolicy",
+                "s3:GetLifecycleConfiguration",
+                "s3:ListBucketVersions",
+            ],
+            resources=[bucket],
+        ),
+        iam.PolicyStatement(sid="ReadAuditObjects", actions=["s3:GetObject"], resources=[f"{bucket}/*"]),
+        iam.PolicyStatement(
+            sid="PutSmokeTaggedObjects",
+            actions=["s3:PutObject", "s3:PutObjectTagging"],
+            resources=[f"{bucket}/{SMOKE_KEY_PREFIX}*"],
+            conditions={"StringEquals": {f"s3:RequestObjectTag/{SMOKE_TAG_KEY}": SMOKE_TAG_VALUE}},
+        ),
+        iam.PolicyStatement(
+            sid="DeleteSmokeTaggedObjects",
+            actions=["s3:DeleteObject", "s3:DeleteObjectVersion"],
+            resources=[f"{bucket}/{SMOKE_KEY_PREFIX}*"],
+            conditions={"StringEquals": {f"s3:ExistingObjectTag/{SMOKE_TAG_KEY}": SMOKE_TAG_VALUE}},
+        ),
+        iam.PolicyStatement(
+            sid="UseTheStageKeyThroughItsServices",
+            actions=["kms:Decrypt", "kms:GenerateDataKey"],
+            resources=[arn("kms", "key/*")],
+            conditions={
+                "StringEquals": {
+                    "kms:ViaService": [f"{service}.{region}.amazonaws.com" for service in ("dynamodb", "s3")]
+                }
+            },
+        ),
+        iam.PolicyStatement(
+            sid="DescribeTheStageKey",
+            actions=["kms:DescribeKey", "kms:GetKeyRotationStatus"],
+            resources=[arn("kms", "key/*")],
+            conditions={"ForAnyValue:StringEquals": {"kms:ResourceAliases": f"alias/payment-{env}"}},
+        ),
+        iam.PolicyStatement(
+            sid="DescribeTopicsAndQueues",
+            actions=["sns:GetTopicAttributes", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"],
+            resources=[
+                arn("sns", f"payment-*-alerts-{env}"),
+                *(arn("sqs", f"{name}-{env}") for name in ("payment-events", "payment-events-dlq")),
+            ],
+        ),
+        iam.PolicyStatement(
+            sid="DescribeAlarmsAndDashboard",
+            actions=["cloudwatch:DescribeAlarms", "cloudwatch:GetDashboard"],
+            resources=[
+                arn("cloudwatch", f"alarm:payment-{env}-*"),
+                arn("cloudwatch", f"dashboard/payment-{env}", regional=False),
+            ],
+        ),
+        iam.PolicyStatement(
+            sid="DescribeTheFirewall",
+            actions=["wafv2:GetWebACL", "wafv2:GetWebACLForResource", "wafv2:GetLoggingConfiguration"],
+            resources=[
+                arn("wafv2", f"regional/webacl/payment-api-{env}/*"),
+                f"arn:{scope.partition}:apigateway:{region}::/restapis/*/stages/{api_stage}",
+            ],
+        ),
+        iam.PolicyStatement(
+            sid="DescribeTheFunctions",
+            actions=["lambda:GetFunctionConfiguration", "lambda:GetAlias", "lambda:ListAliases"],
+            resources=[*functions, *(f"{function}:*" for function in functions)],
+        ),
+        iam.PolicyStatement(
+            sid="DescribeTheEventSourceMapping",
+            actions=["lambda:GetEventSourceMapping"],
+            resources=[arn("lambda", "event-source-mapping:*")],  # its id is not known to the pipeline
+        ),
+        iam.PolicyStatement(
+            sid="DescribeTheEventBus",
+            actions=["events:DescribeEventBus"],
+            resources=[arn("events", f"event-bus/payment-events-{env}")],
+        ),
+        iam.PolicyStatement(
+            sid="ListTheStageRulesTargets",
+            actions=["events:ListTargetsByRule"],
+            # CloudFormation names the rules after the stack: on the payment bus and on the default bus.
+            resources=[
+                arn("events", f"rule/payment-events-{env}/{stage.stack.stack_name}-*"),
+                arn("events", f"rule/{stage.stack.stack_name}-*"),
+            ],
+        ),
+        iam.PolicyStatement(
+            sid="DescribeTheLogGroups",
+            actions=["logs:DescribeLogGroups"],
+            resources=[arn("logs", "log-group:*")],  # DescribeLogGroups authorises on all groups of the account
+        ),
+        iam.PolicyStatement(
+            sid="DescribeWithoutResourceLevelPermissions",
+            actions=[
+                "autoscaling:DescribeAutoScalingGroups",
+                "ec2:DescribeLaunchTemplateVersions",
+                "ec2:DescribeFlowLogs",
+            ],
+            resources=["*"],  # these Describe calls support no resource-level permissions
+        ),
+    ]

@@ -1,0 +1,6 @@
+"""The Service Catalog product: the payment product as a launchable, versioned `ProductStack` and its catalog.
+
+Modules: `catalog_stack` (PaymentCatalogStack, build_catalog), `product_stack` (PaymentProductStack),
+`knobs` (mapping from the knob table), `settings` (context `catalog`), `versions`, `launch_role`,
+`launch_permissions`, `assets`, `parameters` (the launch-parameter contract, CDK-free).
+"""

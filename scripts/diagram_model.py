@@ -1,0 +1,725 @@
+"""Diagram models (nodes, clusters, edges) derived from a synthesized cloud assembly.
+
+Two models, each a plain JSON-able dict whose text form is committed under `docs/architecture/`:
+
+- `product_model`: the payment product as synthesized for the prod stage (the stack whose description is
+  `Payment Processing Infrastructure Stack (prod)`). One node per primary resource (table, function,
+  queue, ...); plumbing (roles, policies, permissions, subnets, routes, stage, association, ...) folds into
+  the primary resource whose construct path it shares (the assembly's `aws:cdk:logicalId` metadata maps
+  each logical id to its path in the construct tree), and edges come from the template's references
+  (integrations, IAM grants, event rules, event source mappings, redrive, alarm actions, ...).
+- `delivery_model` (`scripts/diagram_delivery.py`): the stages and actions of the `AWS::CodePipeline::Pipeline`
+  in the assembly; while the assembly has no pipeline, the planned flow from configuration, captioned so.
+
+Nothing here needs Graphviz: `scripts/diagram.py` renders the models, and the unit test
+`tests/unit/test_docs_diagrams.py` rebuilds them from the session's assembly to detect stale pictures.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict, deque
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from scripts.diagram_assembly import (
+    Model,
+    Template,
+    logical_id_paths,
+    references,
+    render,
+    templates_in_assembly,
+)
+from scripts.diagram_delivery import delivery_model
+
+PRODUCT_ENVIRONMENT = "prod"
+PRODUCT_STACK_DESCRIPTION = "Payment Processing Infrastructure Stack ({})"
+ENV_PLACEHOLDER = "<env>"
+REGENERATE_HINT = "make diagram"
+
+# Concern clusters of the product picture, in drawing order.
+CLUSTERS: tuple[tuple[str, str], ...] = (
+    ("entry", "Entry: edge protection and API"),
+    ("processing", "Processing"),
+    ("data", "Data"),
+    ("events", "Events and queues"),
+    ("observability", "Monitoring, logs and tracing"),
+    ("alerting", "Alert topics (SNS, KMS-encrypted)"),
+    ("security", "Keys, identity and threat detection"),
+    ("cost", "Cost anomaly detection"),
+    ("network", "Network and reconciliation fleet"),
+    ("other", "Other resources"),
+)
+
+# Resource types drawn as a node: type -> (cluster, service label). "aggregate" types collapse into one
+# node per stack (all alarms, all log groups, all roles). Everything in PLUMBING folds into its owner.
+PRIMARY: dict[str, tuple[str, str]] = {
+    "AWS::CloudFront::Distribution": ("entry", "CloudFront distribution"),
+    "AWS::Shield::Protection": ("entry", "Shield Advanced protection"),
+    "AWS::WAFv2::WebACL": ("entry", "WAF web ACL"),
+    "AWS::ApiGateway::RestApi": ("entry", "API Gateway REST API"),
+    "AWS::Lambda::Function": ("processing", "Lambda function"),
+    "AWS::CodeDeploy::DeploymentGroup": ("processing", "CodeDeploy deployment group"),
+    "AWS::DynamoDB::Table": ("data", "DynamoDB table"),
+    "AWS::S3::Bucket": ("data", "S3 bucket"),
+    "AWS::Events::EventBus": ("events", "EventBridge bus"),
+    "AWS::SQS::Queue": ("events", "SQS queue"),
+    "AWS::CloudWatch::Alarm": ("observability", "CloudWatch alarms"),
+    "AWS::CloudWatch::Dashboard": ("observability", "CloudWatch dashboard"),
+    "AWS::Logs::LogGroup": ("observability", "CloudWatch Logs"),
+    "AWS::XRay::Group": ("observability", "X-Ray"),
+    "AWS::SNS::Topic": ("alerting", "SNS topic"),
+    "AWS::KMS::Key": ("security", "KMS customer-managed key"),
+    "AWS::IAM::Role": ("security", "IAM"),
+    "AWS::GuardDuty::Detector": ("security", "GuardDuty detector"),
+    "AWS::CE::AnomalyMonitor": ("cost", "Cost anomaly monitor"),
+    "AWS::CE::AnomalySubscription": ("cost", "Cost anomaly subscription"),
+    "AWS::EC2::VPC": ("network", "VPC"),
+    "AWS::AutoScaling::AutoScalingGroup": ("network", "EC2 Auto Scaling group"),
+}
+AGGREGATED = {"AWS::CloudWatch::Alarm", "AWS::Logs::LogGroup", "AWS::IAM::Role"}
+PLUMBING_PREFIXES = ("AWS::ApiGateway::", "AWS::EC2::", "AWS::CodeDeploy::")
+PLUMBING = {
+    "AWS::IAM::Policy",
+    "AWS::IAM::ManagedPolicy",
+    "AWS::IAM::InstanceProfile",
+    "AWS::Lambda::Permission",
+    "AWS::Lambda::EventSourceMapping",
+    "AWS::Lambda::Alias",
+    "AWS::Lambda::Version",
+    "AWS::WAFv2::WebACLAssociation",
+    "AWS::WAFv2::LoggingConfiguration",
+    "AWS::KMS::Alias",
+    "AWS::SNS::TopicPolicy",
+    "AWS::SNS::Subscription",
+    "AWS::SQS::QueuePolicy",
+    "AWS::S3::BucketPolicy",
+    "AWS::XRay::SamplingRule",
+    "AWS::Events::Rule",
+}
+IGNORED = {"AWS::CDK::Metadata"}
+# Plumbing that belongs to the resource it names, wherever its construct sits (an alias is its function).
+ATTACHED_BY = {"AWS::Lambda::Alias": "FunctionName", "AWS::Lambda::Version": "FunctionName"}
+
+# Default-bus event sources the product routes, and the resource type that emits them when it is in the stack.
+EVENT_SOURCES: dict[str, tuple[str, str, str]] = {
+    # source -> (emitting resource type, external node label, cluster when external)
+    "aws.guardduty": ("AWS::GuardDuty::Detector", "GuardDuty findings\n(the account's detector)", "security"),
+    "aws.autoscaling": ("AWS::AutoScaling::AutoScalingGroup", "EC2 Auto Scaling events", "network"),
+}
+
+# Opt-in account singletons: (context flag, how to recognise it in a template, what it adds).
+OPT_INS: tuple[tuple[str, str, str], ...] = (
+    ("enableShieldProtection", "AWS::Shield::Protection", "CloudFront + Shield Advanced in front of the API"),
+    ("createGuardDutyDetector", "AWS::GuardDuty::Detector", "the account's GuardDuty detector"),
+    ("createAccountCostMonitor", "DIMENSIONAL", "the account-wide AWS-services cost monitor"),
+)
+
+_READ_VERBS = ("Get", "List", "Describe", "Query", "Scan", "Receive", "BatchGet", "ConditionCheck")
+_WRITE_VERBS = ("Put", "Update", "Delete", "Send", "Abort", "BatchWrite", "Create", "ChangeMessageVisibility")
+
+
+def product_stack(templates: Mapping[str, Template], environment: str = PRODUCT_ENVIRONMENT) -> tuple[str, Template]:
+    """The stage stack of `environment` (by its description); a stack inside a stage wins over a direct one."""
+    wanted = PRODUCT_STACK_DESCRIPTION.format(environment)
+    matches = sorted(
+        (name for name, template in templates.items() if template.get("Description") == wanted),
+        key=lambda name: ("/" not in name, name),
+    )
+    if not matches:
+        raise LookupError(f"no stack with description {wanted!r} in the assembly (stacks: {sorted(templates)})")
+    return matches[0], templates[matches[0]]
+
+
+def _generic(name: str, environment: str) -> str:
+    """A physical name with the environment's suffix replaced by `<env>` (the picture is per environment)."""
+    return re.sub(rf"(?<![A-Za-z0-9]){re.escape(environment)}(?![A-Za-z0-9])", ENV_PLACEHOLDER, name)
+
+
+def _path(resource: Mapping[str, Any], logical_id: str, known: Mapping[str, str]) -> tuple[str, ...]:
+    path = known.get(logical_id) or resource.get("Metadata", {}).get("aws:cdk:path") or logical_id
+    return tuple(str(path).split("/"))
+
+
+def _common_prefix(a: Sequence[str], b: Sequence[str]) -> int:
+    count = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        count += 1
+    return count
+
+
+def _is_plumbing(resource_type: str) -> bool:
+    return resource_type in PLUMBING or (resource_type.startswith(PLUMBING_PREFIXES) and resource_type not in PRIMARY)
+
+
+# ---------------------------------------------------------------------------------------- product model
+
+
+class _Product:
+    """Folds a template into nodes and edges."""
+
+    def __init__(self, stack_name: str, template: Template, environment: str, paths: Mapping[str, str]) -> None:
+        self.stack_name = stack_name
+        self.environment = environment
+        self.resources: dict[str, dict[str, Any]] = dict(template.get("Resources", {}))
+        self.refs: dict[str, list[tuple[tuple, str]]] = {
+            lid: sorted(set(references(res.get("Properties", {}), self.resources)))
+            for lid, res in self.resources.items()
+        }
+        self.paths = {lid: _path(res, lid, paths) for lid, res in self.resources.items()}
+        self.root_depth = self._root_depth()
+        self.node_of: dict[str, str] = {}
+        self.nodes: dict[str, dict[str, Any]] = {}
+        self.edges: dict[tuple[str, str], dict[str, Any]] = {}
+        self.fed_by: dict[str, tuple[str, list[str]]] = {}
+        self._assign_primary()
+        self._assign_plumbing()
+
+    def type_of(self, lid: str) -> str:
+        return str(self.resources[lid]["Type"])
+
+    def props(self, lid: str) -> dict[str, Any]:
+        return dict(self.resources[lid].get("Properties", {}))
+
+    def name(self, value: Any) -> str:
+        return _generic(render(value), self.environment)
+
+    def _root_depth(self) -> int:
+        """Depth of the product construct (PaymentService) in the construct paths: the common prefix."""
+        paths = [p for lid, p in self.paths.items() if self.type_of(lid) not in IGNORED]
+        prefix = len(paths[0]) if paths else 0
+        for path in paths[1:]:
+            prefix = min(prefix, _common_prefix(paths[0], path))
+        return prefix
+
+    def _relative(self, lid: str) -> str:
+        path = self.paths[lid][self.root_depth :]
+        while path and path[-1] in ("Resource", "Default"):
+            path = path[:-1]
+        return "/".join(path) or lid
+
+    # nodes
+
+    def _assign_primary(self) -> None:
+        for lid in sorted(self.resources):
+            resource_type = self.type_of(lid)
+            if resource_type in IGNORED or _is_plumbing(resource_type):
+                continue
+            cluster, service = PRIMARY.get(resource_type, ("other", resource_type))
+            node_id = f"*{resource_type}" if resource_type in AGGREGATED else self._relative(lid)
+            node = self.nodes.setdefault(
+                node_id, {"id": node_id, "type": resource_type, "cluster": cluster, "service": service,
+                          "members": []},
+            )  # fmt: skip
+            node["members"].append(lid)
+            self.node_of[lid] = node_id
+
+    def _assign_plumbing(self) -> None:
+        """Each plumbing resource joins the primary one sharing most of its construct path (same concern),
+        ties broken by the shortest reference distance; unrelated plumbing (e.g. the API account) is left out."""
+        adjacency: dict[str, set[str]] = defaultdict(set)
+        for lid, refs in self.refs.items():
+            for _, target in refs:
+                adjacency[lid].add(target)
+                adjacency[target].add(lid)
+        primaries = sorted(lid for lid in self.node_of if self.type_of(lid) not in AGGREGATED)
+        for lid in sorted(self.resources):
+            if lid in self.node_of or self.type_of(lid) in IGNORED:
+                continue
+            attached_to = ATTACHED_BY.get(self.type_of(lid))
+            target = self.first_ref(lid, attached_to) if attached_to else None
+            if target in self.node_of:
+                self.node_of[lid] = self.node_of[target]
+                continue
+            scored = [(_common_prefix(self.paths[lid], self.paths[p]), p) for p in primaries]
+            best = max((score for score, _ in scored), default=0)
+            if best <= self.root_depth:  # shares no concern construct with any primary resource
+                continue
+            tied = [p for score, p in scored if score == best]
+            distance = self._distances(lid, adjacency, set(primaries))
+            owner = min(tied, key=lambda p: (distance.get(p, len(self.resources)), p))
+            self.node_of[lid] = self.node_of[owner]
+
+    @staticmethod
+    def _distances(start: str, adjacency: Mapping[str, set[str]], terminals: set[str]) -> dict[str, int]:
+        """Reference distance from `start`, never passing through a primary resource (a policy that names a
+        table belongs to the function whose role it is attached to, not to another function using the table)."""
+        seen = {start: 0}
+        queue = deque([start])
+        while queue:
+            current = queue.popleft()
+            if current in terminals and current != start:
+                continue
+            for neighbour in sorted(adjacency.get(current, ())):
+                if neighbour not in seen:
+                    seen[neighbour] = seen[current] + 1
+                    queue.append(neighbour)
+        return seen
+
+    # edges
+
+    def edge(self, source: str | None, target: str | None, label: str, style: str = "solid", rank: int = 1) -> None:
+        """Keep one edge per pair of nodes (either direction): the most specific rule wins, labels merge."""
+        if source is None or target is None or source == target:
+            return
+        key = (source, target) if (target, source) not in self.edges else (target, source)
+        existing = self.edges.get(key)
+        if existing is None or rank > existing["rank"]:
+            self.edges[key] = {"from": source, "to": target, "labels": [label] if label else [], "style": style,
+                               "rank": rank}  # fmt: skip
+        elif rank == existing["rank"] and label and label not in existing["labels"]:
+            existing["labels"].append(label)
+
+    def external(self, node_id: str, label: str, cluster: str, kind: str) -> str:
+        self.nodes.setdefault(node_id, {"id": node_id, "type": kind, "cluster": cluster, "service": label,
+                                        "members": [], "external": True})  # fmt: skip
+        return node_id
+
+    def owner(self, lid: str | None) -> str | None:
+        return self.node_of.get(lid) if lid else None
+
+    def first_ref(self, lid: str, *path_start: str) -> str | None:
+        for path, target in self.refs[lid]:
+            if path[: len(path_start)] == path_start:
+                return target
+        return None
+
+    def derive_edges(self) -> None:
+        for lid in sorted(self.resources):
+            handler = getattr(self, "_edges_" + self.type_of(lid).replace("::", "_"), None)
+            if handler is not None:
+                handler(lid)
+        self._logging_edges()
+        self._tracing_edges()
+        self._generic_edges()
+        self._client_edges()
+
+    def _edges_AWS_ApiGateway_Method(self, lid: str) -> None:  # noqa: N802
+        function = self.first_ref(lid, "Integration", "Uri")
+        if function is None:
+            return
+        props = self.props(lid)
+        self.edge(self.owner(lid), self.owner(function), f"{props.get('HttpMethod', '')} {self._api_path(lid)}",
+                  rank=3)  # fmt: skip
+
+    def _api_path(self, method: str) -> str:
+        parts: list[str] = []
+        resource = self.first_ref(method, "ResourceId")
+        while resource is not None and self.type_of(resource) == "AWS::ApiGateway::Resource":
+            parts.insert(0, str(self.props(resource).get("PathPart", "")))
+            resource = self.first_ref(resource, "ParentId")
+        return "/" + "/".join(parts)
+
+    def _edges_AWS_Lambda_EventSourceMapping(self, lid: str) -> None:  # noqa: N802
+        batch = self.props(lid).get("BatchSize")
+        label = f"event source mapping{f', batches of {batch}' if batch else ''}"
+        self.edge(self.owner(self.first_ref(lid, "EventSourceArn")), self.owner(self.first_ref(lid, "FunctionName")),
+                  label, rank=3)  # fmt: skip
+
+    def _edges_AWS_SQS_Queue(self, lid: str) -> None:  # noqa: N802
+        redrive = self.props(lid).get("RedrivePolicy")
+        target = self.first_ref(lid, "RedrivePolicy")
+        if isinstance(redrive, dict) and target:
+            self.edge(self.owner(lid), self.owner(target), f"after {redrive.get('maxReceiveCount')} receives",
+                      style="dashed", rank=3)  # fmt: skip
+
+    def _edges_AWS_Events_Rule(self, lid: str) -> None:  # noqa: N802
+        props = self.props(lid)
+        pattern = props.get("EventPattern", {})
+        label = _merge_phrases([str(t) for t in pattern.get("detail-type", [])]) or str(props.get("Name", ""))
+        bus = self.first_ref(lid, "EventBusName")
+        sources: list[str | None] = []
+        if bus is not None:
+            sources.append(self.owner(bus))
+        else:
+            for source in pattern.get("source", []):
+                sources.append(self._event_source(str(source)))
+        for path, target in self.refs[lid]:
+            if path[:1] == ("Targets",) and path[-1:] == ("Arn",):
+                for source_node in sources:
+                    self.edge(source_node, self.owner(target), label, rank=3)
+
+    def _event_source(self, source: str) -> str:
+        emitter_type, label, cluster = EVENT_SOURCES.get(source, ("", f"{source} events\n(default event bus)", "other"))
+        emitters = sorted({self.node_of[lid] for lid in self.node_of if self.type_of(lid) == emitter_type})
+        if emitters:
+            return emitters[0]
+        return self.external(f"events:{source}", label, cluster, f"external:{source}")
+
+    def _edges_AWS_IAM_Policy(self, lid: str) -> None:  # noqa: N802
+        statements = self.props(lid).get("PolicyDocument", {}).get("Statement", [])
+        for statement in statements:
+            actions = statement.get("Action", [])
+            actions = [actions] if isinstance(actions, str) else actions
+            for _, target in references(statement.get("Resource", []), self.resources):
+                if self.type_of(target) in ("AWS::KMS::Key", "AWS::Logs::LogGroup"):
+                    continue  # the key and the log groups are summarised, not drawn as edges
+                self.edge(self.owner(lid), self.owner(target), _access(actions), rank=2)
+
+    def _edges_AWS_WAFv2_WebACLAssociation(self, lid: str) -> None:  # noqa: N802
+        self.edge(self.owner(self.first_ref(lid, "WebACLArn")), self.owner(self.first_ref(lid, "ResourceArn")),
+                  "inspects every request", rank=3)  # fmt: skip
+
+    def _edges_AWS_CloudWatch_Alarm(self, lid: str) -> None:  # noqa: N802
+        for path, target in self.refs[lid]:
+            if path[:1] in (("AlarmActions",), ("OKActions",), ("InsufficientDataActions",)):
+                self.edge(self.owner(lid), self.owner(target), "alarm actions", rank=3)
+
+    def _edges_AWS_CE_AnomalySubscription(self, lid: str) -> None:  # noqa: N802
+        props = self.props(lid)
+        for path, target in self.refs[lid]:
+            if path[:1] == ("MonitorArnList",):
+                self.edge(self.owner(target), self.owner(lid), "anomalies", rank=3)
+            if path[:1] == ("Subscribers",):
+                self.edge(self.owner(lid), self.owner(target), str(props.get("Frequency", "")).lower(), rank=3)
+
+    def _edges_AWS_S3_Bucket(self, lid: str) -> None:  # noqa: N802
+        target = self.first_ref(lid, "LoggingConfiguration")
+        if target:
+            self.edge(self.owner(lid), self.owner(target), "server access logs", style="dashed", rank=3)
+
+    def _edges_AWS_AutoScaling_AutoScalingGroup(self, lid: str) -> None:  # noqa: N802
+        subnets = [t for p, t in self.refs[lid] if p[:1] == ("VPCZoneIdentifier",)]
+        kinds = sorted({_subnet_kind(self.resources[s]) for s in subnets})
+        for subnet in subnets[:1]:
+            self.edge(self.owner(lid), self.owner(subnet), f"runs in {'/'.join(kinds)} subnets", rank=3)
+
+    def _edges_AWS_CodeDeploy_DeploymentGroup(self, lid: str) -> None:  # noqa: N802
+        for path, target in self.refs[lid]:
+            if path[:1] == ("AlarmConfiguration",) and self.type_of(target) == "AWS::CloudWatch::Alarm":
+                self.edge(self.owner(target), self.owner(lid), "roll back", style="dashed", rank=3)
+
+    def _edges_AWS_Lambda_Alias(self, lid: str) -> None:  # noqa: N802
+        """An alias whose update policy hands version changes to a CodeDeploy deployment group."""
+        update = self.resources[lid].get("UpdatePolicy", {}).get("CodeDeployLambdaAliasUpdate", {})
+        for _, group in references(update, self.resources):
+            if self.type_of(group) == "AWS::CodeDeploy::DeploymentGroup":
+                self.edge(self.owner(group), self.owner(lid), f"shifts alias {self.props(lid).get('Name', '')}",
+                          rank=3)  # fmt: skip
+
+    def _edges_AWS_CloudFront_Distribution(self, lid: str) -> None:  # noqa: N802
+        origin = self.first_ref(lid, "DistributionConfig", "Origins")
+        self.edge(self.owner(lid), self.owner(origin), "origin (HTTPS)", rank=3)
+
+    def _edges_AWS_Shield_Protection(self, lid: str) -> None:  # noqa: N802
+        self.edge(self.owner(lid), self.owner(self.first_ref(lid, "ResourceArn")), "protects", style="dashed", rank=3)
+
+    def _logging_edges(self) -> None:
+        """Who writes to the log groups (anything but an IAM policy naming one): a line on the logs node rather
+        than an edge from every producer, which would cross the whole picture."""
+        writers = []
+        for lid in sorted(self.resources):
+            if not self.type_of(lid).startswith("AWS::IAM::") and any(
+                self.type_of(t) == "AWS::Logs::LogGroup" for _, t in self.refs[lid]
+            ):
+                writers.append(lid)
+        self.fed_by["AWS::Logs::LogGroup"] = ("written by", writers)
+
+    def _tracing_edges(self) -> None:
+        """What sends traces to X-Ray (active tracing on functions, tracing on the API stage), as a line."""
+        traced = []
+        for lid in sorted(self.resources):
+            props = self.props(lid)
+            function = self.type_of(lid) == "AWS::Lambda::Function"
+            if (function and props.get("TracingConfig", {}).get("Mode") == "Active") or (
+                self.type_of(lid) == "AWS::ApiGateway::Stage" and props.get("TracingEnabled")
+            ):
+                traced.append(lid)
+        self.fed_by["AWS::XRay::Group"] = ("traces from", traced)
+
+    def _fed_by(self, kind: str) -> list[str]:
+        verb, sources = self.fed_by.get(kind, ("", []))
+        counts: dict[str, int] = defaultdict(int)
+        for lid in sources:
+            counts[_SHORT.get(self.type_of(lid), self.type_of(lid).split("::")[-1])] += 1
+        if not counts:
+            return []
+        parts = [f"{n} {name}s" if n > 1 else name for name, n in sorted(counts.items())]
+        return [f"{verb} {', '.join(parts)}"]
+
+    def _generic_edges(self) -> None:
+        """Remaining references between primary resources (e.g. a dashboard showing the alarms)."""
+        for lid in sorted(self.resources):
+            if self.type_of(lid) not in PRIMARY or self.type_of(lid) in ("AWS::CloudWatch::Alarm", "AWS::XRay::Group"):
+                continue
+            for _, target in self.refs[lid]:
+                if self.type_of(target) in ("AWS::KMS::Key", "AWS::Logs::LogGroup", "AWS::IAM::Role"):
+                    continue
+                if self.type_of(lid) == "AWS::Lambda::Function":
+                    continue  # environment variables: the IAM grants say what the function does with them
+                dashboard = self.type_of(lid) == "AWS::CloudWatch::Dashboard"
+                if dashboard and self.type_of(target) != "AWS::CloudWatch::Alarm":
+                    continue  # its graphs name every watched resource; the alarm status widget is what matters
+                self.edge(self.owner(lid), self.owner(target), "", style="dotted", rank=1)
+
+    def _client_edges(self) -> None:
+        apis = [n for n in sorted(self.nodes) if self.nodes[n]["type"] == "AWS::ApiGateway::RestApi"]
+        if not apis:
+            return
+        methods = [lid for lid in self.resources if self.type_of(lid) == "AWS::ApiGateway::Method"]
+        auth = sorted({str(self.props(m).get("AuthorizationType", "NONE")) for m in methods})
+        label = "API callers\n" + ("(IAM SigV4)" if auth == ["AWS_IAM"] else f"({', '.join(auth)})")
+        clients = self.external("clients", label, "", "external:clients")
+        entry = [n for n in sorted(self.nodes) if self.nodes[n]["type"] == "AWS::CloudFront::Distribution"]
+        if not entry:
+            entry = [e["from"] for e in self.edges.values() if e["to"] in apis and
+                     self.nodes[e["from"]]["type"] == "AWS::WAFv2::WebACL"]  # fmt: skip
+        for target in entry or apis[:1]:
+            self.edge(clients, target, "HTTPS", rank=3)
+
+    # labels
+
+    def describe(self) -> None:
+        for node in self.nodes.values():
+            node["name"], node["details"] = self._label(node)
+
+    def _label(self, node: Mapping[str, Any]) -> tuple[str, list[str]]:
+        """(name, detail lines) of a node, by its resource type; unknown types show their construct path."""
+        members = node["members"]
+        if not members:
+            return "", []
+        kind = node["type"]
+        handler = getattr(self, "_label_" + kind.replace("::", "_"), None)
+        if handler is not None:
+            return handler(members)
+        props = self.props(members[0])
+        for key in ("TopicName", "DashboardName", "EventBusName", "Name"):
+            if isinstance(props.get(key), str):
+                return self.name(props[key]), []
+        return self._relative(members[0]), []
+
+    def _label_AWS_CloudWatch_Alarm(self, members: list[str]) -> tuple[str, list[str]]:  # noqa: N802
+        prefix = f"payment-{ENV_PLACEHOLDER}-"
+        names = sorted(self.name(self.props(m).get("AlarmName", m)) for m in members)
+        return f"{len(members)} alarms {prefix}<what>", [n.removeprefix(prefix) for n in names]
+
+    def _label_AWS_Logs_LogGroup(self, members: list[str]) -> tuple[str, list[str]]:  # noqa: N802
+        retention = sorted({str(self.props(m).get("RetentionInDays", "never expire")) for m in members})
+        details = [f"retention {', '.join(retention)} days, KMS", *self._fed_by("AWS::Logs::LogGroup")]
+        return f"{len(members)} log groups", details
+
+    def _label_AWS_IAM_Role(self, members: list[str]) -> tuple[str, list[str]]:  # noqa: N802
+        policies = sum(1 for r in self.resources.values() if r["Type"] == "AWS::IAM::Policy")
+        return f"{len(members)} roles", [f"{policies} grant policies, no * on data"]
+
+    def _label_AWS_ApiGateway_RestApi(self, members: list[str]) -> tuple[str, list[str]]:  # noqa: N802
+        props = self.props(members[0])
+        stages = [self.props(s) for s in self.resources if self.type_of(s) == "AWS::ApiGateway::Stage"]
+        endpoint = ",".join(props.get("EndpointConfiguration", {}).get("Types", []))
+        details = [f"{endpoint.lower()} endpoint"] if endpoint else []
+        details += [f"stage {self.name(s.get('StageName', ''))}" for s in stages]
+        return self.name(props.get("Name", members[0])), details
+
+    def _label_AWS_Lambda_Function(self, members: list[str]) -> tuple[str, list[str]]:  # noqa: N802
+        props = self.props(members[0])
+        sizing = f"{props.get('Runtime', '')}, {props.get('MemorySize', 128)} MB, {props.get('Timeout', 3)} s"
+        return self.name(props.get("FunctionName", members[0])), [sizing]
+
+    def _label_AWS_DynamoDB_Table(self, members: list[str]) -> tuple[str, list[str]]:  # noqa: N802
+        props = self.props(members[0])
+        features = {
+            "on-demand": props.get("BillingMode") == "PAY_PER_REQUEST",
+            "PITR": props.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled"),
+            "TTL": props.get("TimeToLiveSpecification", {}).get("Enabled"),
+            "deletion protection": props.get("DeletionProtectionEnabled"),
+        }
+        return self.name(props.get("TableName", members[0])), [", ".join(f for f, on in features.items() if on)]
+
+    def _label_AWS_S3_Bucket(self, members: list[str]) -> tuple[str, list[str]]:  # noqa: N802
+        props = self.props(members[0])
+        details = ["versioned"] if props.get("VersioningConfiguration", {}).get("Status") == "Enabled" else []
+        rules = props.get("LifecycleConfiguration", {}).get("Rules", [])
+        days = sorted({r["ExpirationInDays"] for r in rules if "ExpirationInDays" in r})
+        if days:
+            details.append(f"expires after {', '.join(map(str, days))} d")
+        return self.name(props.get("BucketName", members[0])), [", ".join(details)]
+
+    def _label_AWS_SQS_Queue(self, members: list[str]) -> tuple[str, list[str]]:  # noqa: N802
+        props = self.props(members[0])
+        name = self.name(props.get("QueueName", members[0]))
+        if "VisibilityTimeout" in props:
+            return name, [f"visibility {props['VisibilityTimeout']} s"]
+        retention = props.get("MessageRetentionPeriod")
+        return name, [f"kept {int(retention) // 86400} d"] if retention else []
+
+    def _label_AWS_WAFv2_WebACL(self, members: list[str]) -> tuple[str, list[str]]:  # noqa: N802
+        props = self.props(members[0])
+        statements = [rule.get("Statement", {}) for rule in props.get("Rules", [])]
+        details = [f"rate limit {s['RateBasedStatement'].get('Limit')} / 5 min / IP"
+                   for s in statements if "RateBasedStatement" in s]  # fmt: skip
+        details.append(f"{sum(1 for s in statements if 'ManagedRuleGroupStatement' in s)} AWS managed rule groups")
+        return self.name(props.get("Name", "")), details
+
+    def _label_AWS_KMS_Key(self, members: list[str]) -> tuple[str, list[str]]:  # noqa: N802
+        key = members[0]
+        users = {r for r, refs in self.refs.items() if any(t == key for _, t in refs)}
+        services = sorted({self.type_of(r).split("::")[1] for r in users
+                           if not self.type_of(r).startswith(("AWS::IAM::", "AWS::KMS::"))})  # fmt: skip
+        aliases = [self.name(self.props(a).get("AliasName", "")) for a in sorted(users)
+                   if self.type_of(a) == "AWS::KMS::Alias"]  # fmt: skip
+        rotation = "rotation on" if self.props(key).get("EnableKeyRotation") else "rotation OFF"
+        return ", ".join(aliases), [rotation, "used by " + ", ".join(services)]
+
+    def _label_AWS_CE_AnomalyMonitor(self, members: list[str]) -> tuple[str, list[str]]:  # noqa: N802
+        props = self.props(members[0])
+        spec = props.get("MonitorSpecification")
+        details = [str(props.get("MonitorType", ""))]
+        if isinstance(spec, str) and "Tags" in spec:
+            tags = json.loads(spec)["Tags"]
+            details = [f"CUSTOM: tag {tags['Key']} = {self.name(','.join(tags['Values']))}"]
+        elif props.get("MonitorDimension"):
+            details = [f"{props['MonitorType']} {props['MonitorDimension']} (account-wide)"]
+        return self.name(props.get("MonitorName", members[0])), details
+
+    def _label_AWS_CE_AnomalySubscription(self, members: list[str]) -> tuple[str, list[str]]:  # noqa: N802
+        props = self.props(members[0])
+        values = re.findall(r'"Values"\s*:\s*\[\s*"([^"]+)"', str(props.get("ThresholdExpression", "")))
+        frequency = str(props.get("Frequency", ""))
+        details = [f"{frequency}, impact >= {values[0]} USD" if values else frequency]
+        return self.name(props.get("SubscriptionName", members[0])), details
+
+    def _label_AWS_EC2_VPC(self, members: list[str]) -> tuple[str, list[str]]:  # noqa: N802
+        """Subnets, zones and NAT gateways of this VPC (what names it), flow logs on it."""
+        inside = [r for r, refs in sorted(self.refs.items()) if any(t == members[0] for _, t in refs)]
+        subnets = [self.resources[r] for r in inside if self.type_of(r) == "AWS::EC2::Subnet"]
+        subnet_ids = {r for r in inside if self.type_of(r) == "AWS::EC2::Subnet"}
+        zones = {json.dumps(s["Properties"].get("AvailabilityZone")) for s in subnets}
+        kinds: dict[str, int] = defaultdict(int)
+        for subnet in subnets:
+            kinds[_subnet_kind(subnet)] += 1
+        nat = sum(
+            1
+            for r, refs in self.refs.items()
+            if self.type_of(r) == "AWS::EC2::NatGateway" and any(t in subnet_ids for _, t in refs)
+        )
+        flow = any(self.type_of(r) == "AWS::EC2::FlowLog" for r in inside)
+        gateways = f"{nat} NAT gateway{'s' if nat != 1 else ''}" + (", flow logs" if flow else "")
+        return f"{len(zones)} AZs", [", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) + " subnets", gateways]
+
+    def _label_AWS_AutoScaling_AutoScalingGroup(self, members: list[str]) -> tuple[str, list[str]]:  # noqa: N802
+        props = self.props(members[0])
+        template = self.first_ref(members[0], "LaunchTemplate")
+        data = self.props(template).get("LaunchTemplateData", {}) if template else {}
+        imds = "IMDSv2" if data.get("MetadataOptions", {}).get("HttpTokens") == "required" else ""
+        return self.name(props.get("AutoScalingGroupName", members[0])), [
+            f"min {props.get('MinSize')} / desired {props.get('DesiredCapacity')} / max {props.get('MaxSize')}",
+            ", ".join(x for x in (str(data.get("InstanceType", "")), imds, "launch template") if x),
+        ]
+
+    def _label_AWS_XRay_Group(self, members: list[str]) -> tuple[str, list[str]]:  # noqa: N802
+        rules = [self.props(r).get("SamplingRule", {}) for r in self.resources
+                 if self.type_of(r) == "AWS::XRay::SamplingRule"]  # fmt: skip
+        details = [f"sampling {float(r.get('FixedRate', 0)) * 100:g}%" for r in rules]
+        return self.name(self.props(members[0]).get("GroupName", "")), details + self._fed_by("AWS::XRay::Group")
+
+    def _label_AWS_CodeDeploy_DeploymentGroup(self, members: list[str]) -> tuple[str, list[str]]:  # noqa: N802
+        props = self.props(members[0])
+        config = render(props.get("DeploymentConfigName", "")).removeprefix("CodeDeployDefault.")
+        events = props.get("AutoRollbackConfiguration", {}).get("Events", [])
+        rollback = ["auto rollback on alarm"] if "DEPLOYMENT_STOP_ON_ALARM" in events else []
+        return self.name(props.get("DeploymentGroupName", members[0])), [self.name(config), *rollback]
+
+    def _label_AWS_GuardDuty_Detector(self, members: list[str]) -> tuple[str, list[str]]:  # noqa: N802
+        props = self.props(members[0])
+        frequency = str(props.get("FindingPublishingFrequency", "")).lower().replace("_", " ")
+        return "enabled" if props.get("Enable") else "disabled", [f"updates every {frequency}"] if frequency else []
+
+    def _label_AWS_CloudFront_Distribution(self, members: list[str]) -> tuple[str, list[str]]:  # noqa: N802
+        config = self.props(members[0]).get("DistributionConfig", {})
+        behavior = config.get("DefaultCacheBehavior", {})
+        return self.name(config.get("Comment", "")), [str(behavior.get("ViewerProtocolPolicy", "")).lower()]
+
+    def model(self) -> Model:
+        self.derive_edges()
+        self.describe()
+        used_clusters = {n["cluster"] for n in self.nodes.values()}
+        present = {self.type_of(lid) for lid in self.resources}
+        monitor_types = {
+            str(self.props(lid).get("MonitorType"))
+            for lid in self.resources
+            if self.type_of(lid) == "AWS::CE::AnomalyMonitor"
+        }
+        off = [(flag, what) for flag, marker, what in OPT_INS if marker not in present | monitor_types]
+        caption = f"Payment product as synthesized for {self.stack_name} (generated from its template by make diagram)"
+        if off:
+            caption += ". Opt-in, off here: " + "; ".join(f"{what} ({flag})" for flag, what in off)
+        return {
+            "title": "Payment product",
+            "caption": caption,
+            "source": {"kind": "template", "stack": self.stack_name},
+            "clusters": [{"id": c, "label": label} for c, label in CLUSTERS if c in used_clusters],
+            "nodes": [
+                {k: v for k, v in node.items() if k not in ("members",)} | {"resources": len(node["members"])}
+                for _, node in sorted(self.nodes.items())
+            ],
+            "edges": sorted(
+                (
+                    {"from": e["from"], "to": e["to"], "label": "\n".join(e["labels"]), "style": e["style"]}
+                    for e in self.edges.values()
+                ),
+                key=lambda e: (e["from"], e["to"]),
+            ),
+        }
+
+
+_SHORT = {
+    "AWS::ApiGateway::Stage": "API stage",
+    "AWS::ApiGateway::RestApi": "API",
+    "AWS::WAFv2::LoggingConfiguration": "WAF",
+    "AWS::EC2::FlowLog": "VPC flow logs",
+    "AWS::Lambda::Function": "function",
+}
+
+
+def _access(actions: Iterable[str]) -> str:
+    verbs = {a.split(":", 1)[-1] for a in actions}
+    read = any(v.startswith(_READ_VERBS) for v in verbs)
+    write = any(v.startswith(_WRITE_VERBS) for v in verbs)
+    if verbs == {"PutEvents"}:
+        return "PutEvents"
+    return "read/write" if read and write else "read" if read else "write" if write else ", ".join(sorted(verbs))
+
+
+def _merge_phrases(phrases: Sequence[str]) -> str:
+    """'EC2 Instance Launch Unsuccessful' + 'EC2 Instance Terminate Unsuccessful' ->
+    'EC2 Instance Launch/Terminate Unsuccessful' (common leading and trailing words kept once)."""
+    if len(phrases) < 2:
+        return "".join(phrases)
+    words = [p.split() for p in phrases]
+    head = 0
+    while all(len(w) > head + 1 and w[head] == words[0][head] for w in words):
+        head += 1
+    tail = 0
+    while all(len(w) > head + tail + 1 and w[-1 - tail] == words[0][-1 - tail] for w in words):
+        tail += 1
+    middles = ["/".join(" ".join(w[head : len(w) - tail]) for w in words)]
+    return " ".join(words[0][:head] + middles + (words[0][len(words[0]) - tail :] if tail else []))
+
+
+def _subnet_kind(subnet: Mapping[str, Any]) -> str:
+    tags = {t.get("Key"): t.get("Value") for t in subnet.get("Properties", {}).get("Tags", [])}
+    return str(tags.get("aws-cdk:subnet-type", "unknown")).lower()
+
+
+def product_model(
+    templates: Mapping[str, Template],
+    paths: Mapping[str, Mapping[str, str]] | None = None,
+    environment: str = PRODUCT_ENVIRONMENT,
+) -> Model:
+    """The product picture's model, from the `environment` stage's template (and its construct paths)."""
+    stack_name, template = product_stack(templates, environment)
+    return _Product(stack_name, template, environment, (paths or {}).get(stack_name, {})).model()
+
+
+def models(assembly: Path, stages: Sequence[Any]) -> dict[str, Model]:
+    """Every model of a synthesized assembly, by the file stem it is committed and rendered under in
+    `docs/architecture/`. `stages` (`pipeline.settings.StageTarget`s) feed the planned delivery flow."""
+    templates = templates_in_assembly(assembly)
+    return {
+        "payment-product": product_model(templates, logical_id_paths(assembly)),
+        "delivery-flow": delivery_model(templates, stages),
+    }
