@@ -47,8 +47,6 @@ class AuditBuckets(Construct):
         )
         acknowledge(
             self.access_logs,
-            ("AwsSolutions-S1", "this bucket is the access-log target; logging it to itself would loop"),
-            ("PCI.DSS.321-S3BucketLoggingEnabled", "access-log target bucket; logging it to itself would loop"),
             ("PCI.DSS.321-S3DefaultEncryptionKMS", "S3 server access logging delivers only to SSE-S3 buckets"),
             ("PCI.DSS.321-S3BucketReplicationEnabled", "access logs are operational data; the audit trail "
              "of record is the KMS-encrypted audit bucket"),

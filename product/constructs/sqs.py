@@ -7,8 +7,6 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from product.compliance import acknowledge
-
 
 class PaymentEventQueues(Construct):
     """KMS-encrypted, TLS-only queue whose poison messages move to a dead-letter queue."""
@@ -34,10 +32,6 @@ class PaymentEventQueues(Construct):
             enforce_ssl=True,
             retention_period=Duration.days(14),
             removal_policy=removal,
-        )
-        acknowledge(
-            self.dead_letters,
-            ("AwsSolutions-SQS3", "this queue is the dead-letter queue of the payment-event queue"),
         )
         self.events = sqs.Queue(
             self,

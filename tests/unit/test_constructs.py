@@ -273,7 +273,9 @@ def test_iam_api_role_is_least_privilege(dev: Template) -> None:
         for s in p["Properties"]["PolicyDocument"]["Statement"]
         for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
     }  # fmt: skip
-    assert {"dynamodb:PutItem", "dynamodb:GetItem", "s3:PutObject", "events:PutEvents"} <= api_actions
+    assert {"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "s3:PutObject", "events:PutEvents"} <= (
+        api_actions
+    )
     assert not {a for a in api_actions if a.startswith(("sqs:", "sns:", "dynamodb:Scan", "s3:GetObject"))}
 
 

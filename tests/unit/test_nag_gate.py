@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from aws_cdk import App, Environment, Stack
 from aws_cdk import aws_s3 as s3
 
-from product.compliance import acknowledge, add_nag_gate, pack_of
+from product.compliance import RULE_PACKS, acknowledge, add_nag_gate, pack_of
 
 
 def _synth_two_buckets(outdir: Path, *, acknowledge_first: bool) -> list[str]:
@@ -77,3 +78,31 @@ def test_the_app_passes_the_gate(assembly_dir: Path) -> None:
     if report_path.exists():
         report = json.loads(report_path.read_text())
         assert all(not plugin.get("violations") for plugin in report.get("pluginReports", [])), report
+
+
+def test_every_acknowledgment_suppresses_a_finding_under_its_own_construct(
+    assembly_dir: Path, all_templates: dict[str, Any]
+) -> None:
+    """Across every stack of the app: no stale acknowledgment, none that reaches outside its construct, and
+    none on a stack root, a stage or the app (aws/aws-cdk#38495: an acknowledgment can match app-wide)."""
+    acknowledged = {
+        (path.lstrip("/"), rule_id)
+        for metadata_file in assembly_dir.rglob("*.metadata.json")
+        for path, entries in json.loads(metadata_file.read_text()).items()
+        for entry in entries
+        if entry["type"] == "aws:cdk:acknowledged-rules"
+        for rule_id in entry["data"]
+        if rule_id.split("::")[0] in RULE_PACKS  # CDK's own annotations/validations are not the nag gate's
+    }
+    assert len(acknowledged) > 50
+    report = json.loads((assembly_dir / "validation-report.json").read_text())
+    suppressed = [v for plugin in report["pluginReports"] for v in plugin.get("suppressedViolations", [])]
+    used = {(v["acknowledgedAt"], v["acknowledgedId"]) for v in suppressed}
+    # Stacks and the stages holding them, e.g. PaymentPipeline, PaymentPipeline/dev, PaymentPipeline/dev/PaymentStack.
+    roots = {"/".join(stack.split("/")[:depth]) for stack in all_templates for depth in range(1, stack.count("/") + 2)}
+    assert sorted(acknowledged - used) == [], "acknowledgments that suppress nothing"
+    for violation in suppressed:
+        at = violation["acknowledgedAt"]
+        assert at not in roots, f"{violation['acknowledgedId']} acknowledged on a stack, stage or app: {at}"
+        for construct in violation["violatingConstructs"]:
+            assert construct["constructPath"] == at or construct["constructPath"].startswith(f"{at}/"), violation
