@@ -2,10 +2,14 @@
 SHELL := /bin/bash
 ENV := source scripts/env.sh &&
 
-.PHONY: run setup synth test lint format bench clean
+.PHONY: run summary setup synth test lint format bench diagram clean
 
-## run: set up, synthesize every stack offline and summarize what each contains (the main command)
-run: synth
+## run: the main command: rehearse the promotion on an embedded AWS emulator (checks, synth, dev -> staging -> approval -> prod); REHEARSE_ARGS=--approve for unattended runs
+run: setup
+	@scripts/rehearse $(REHEARSE_ARGS)
+
+## summary: synthesize every stack offline and summarize what each contains
+summary: synth
 	@$(ENV) python scripts/synth_summary.py cdk.out
 
 ## setup: create .venv and install the pinned CDK CLI
@@ -16,7 +20,7 @@ setup:
 synth: setup
 	@$(ENV) rm -rf cdk.out && cdk synth --quiet --no-notices
 
-## test: the full check (lint, unit + runtime tests, nag gate, cfn-lint) — what CI and the pipeline run
+## test: the full check (lint, unit + runtime + rehearsal tests, nag gate, cfn-lint) — what CI and the pipeline run
 test:
 	@scripts/check
 
@@ -28,9 +32,15 @@ lint: setup
 format: setup
 	@$(ENV) ruff format . && ruff check --fix .
 
-## bench: synth cost of the full app against an empty CDK app
+## bench: synth cost of the full app against an empty CDK app; push-to-prod path of the pipeline vs CDK defaults; rehearsal times
 bench: setup
 	@$(ENV) python bench/synth.py
+	@$(ENV) python bench/pipeline_path.py
+	@$(ENV) python bench/rehearsal.py
+
+## diagram: regenerate docs/architecture/ (product + delivery pictures) from a fresh synth; needs Graphviz `dot`
+diagram: setup
+	@$(ENV) python scripts/diagram.py $(DIAGRAM_ARGS)
 
 clean:
 	rm -rf cdk.out reports .pytest_cache

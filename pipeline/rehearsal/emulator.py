@@ -1,0 +1,132 @@
+"""The embedded AWS emulator: moto's server in this process, on 127.0.0.1 and an ephemeral port.
+
+In-process (not `moto_server` as a child) so the harness can apply its shims to moto and read what
+moto skipped. Requests are served on werkzeug threads; the request log goes to a file, not the console.
+moto's state is process-wide: run one Emulator per process at a time (start and stop reset it).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import warnings
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from pipeline.rehearsal import shims
+from pipeline.rehearsal.safety import (
+    DUMMY_ACCESS_KEY_ID,
+    DUMMY_SECRET_ACCESS_KEY,
+    emulator_environment,
+    is_loopback_url,
+)
+
+DEFAULT_ACCOUNT = "111111111111"
+DEFAULT_REGION = "us-east-1"
+
+
+class Emulator:
+    """moto on a loopback port, one account, the shims applied; `stop()` throws all state away."""
+
+    def __init__(self, *, account: str = DEFAULT_ACCOUNT, region: str = DEFAULT_REGION,
+                 log_file: Path | None = None) -> None:  # fmt: skip
+        self.account = account
+        self.region = region
+        self.log_file = log_file
+        self.endpoint = ""
+        self.skipped: shims.SkipRecorder | None = None
+        self._server: Any = None
+        self._saved_account: str | None = None
+        self._log_handler: logging.Handler | None = None
+        self._session: Any = None
+        self._clients: dict[str, Any] = {}
+        self._clients_lock = threading.Lock()
+
+    def start(self) -> Emulator:
+        # moto reads MOTO_ACCOUNT_ID for every request; set before moto is imported (and kept while serving).
+        self._saved_account = os.environ.get("MOTO_ACCOUNT_ID")
+        os.environ["MOTO_ACCOUNT_ID"] = self.account
+        from moto.server import ThreadedMotoServer  # noqa: PLC0415 - only once MOTO_ACCOUNT_ID is set
+
+        self._quiet_request_log()
+        self.skipped = shims.apply()
+        self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self._server.start()
+        host, port = self._server.get_host_and_port()
+        self.endpoint = f"http://{host}:{port}"
+        if not is_loopback_url(self.endpoint):  # belt and braces: ThreadedMotoServer was told 127.0.0.1
+            self.stop()
+            raise RuntimeError(f"emulator bound to {self.endpoint}, which is not loopback")
+        self._reset_backends()
+        return self
+
+    def stop(self) -> None:
+        self._clients.clear()
+        if self._server is not None:
+            self._server.stop()
+            self._server = None
+            self._reset_backends()
+        if self._saved_account is None:
+            os.environ.pop("MOTO_ACCOUNT_ID", None)
+        else:
+            os.environ["MOTO_ACCOUNT_ID"] = self._saved_account
+        if self._log_handler is not None:
+            logging.getLogger("werkzeug").removeHandler(self._log_handler)
+            self._log_handler.close()
+            self._log_handler = None
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+    def environment(self, base: dict[str, str] | None = None) -> dict[str, str]:
+        """Environment for a child process (CDK CLI, smoke suite) or an in-process client."""
+        return emulator_environment(
+            dict(os.environ if base is None else base), endpoint=self.endpoint, account=self.account,
+            region=self.region,
+        )  # fmt: skip
+
+    def client(self, service: str) -> Any:
+        """A boto3 client for the emulator (cached: clients are thread-safe, creating them is not cheap)."""
+        with self._clients_lock:
+            if service not in self._clients:
+                if self._session is None:
+                    self._session = boto3.session.Session(
+                        aws_access_key_id=DUMMY_ACCESS_KEY_ID,
+                        aws_secret_access_key=DUMMY_SECRET_ACCESS_KEY,
+                        region_name=self.region,
+                    )
+                self._clients[service] = self._session.client(service, endpoint_url=self.endpoint)
+            return self._clients[service]
+
+    def function_code(self, name: str, qualifier: str | None) -> bytes:
+        """A Lambda function's deployment package as the emulator stores it (moto keeps the zip in memory)."""
+        from moto.awslambda.utils import get_backend  # noqa: PLC0415 - after MOTO_ACCOUNT_ID
+
+        return get_backend(self.account, self.region).get_function(name, qualifier).code_bytes
+
+    @staticmethod
+    def _reset_backends() -> None:
+        """A fresh world: nothing left over from an earlier emulator (or moto mock) in this process."""
+        from moto.moto_api._internal.models import moto_api_backend  # noqa: PLC0415 - after MOTO_ACCOUNT_ID
+
+        moto_api_backend.reset()
+
+    def _quiet_request_log(self) -> None:
+        # moto warns on stderr for every resource type it skips; the rehearsal reports those itself.
+        warnings.filterwarnings("ignore", message=r"Tried to parse .* not supported by moto", category=UserWarning)
+        logging.getLogger("moto").setLevel(logging.ERROR)
+        werkzeug = logging.getLogger("werkzeug")
+        werkzeug.propagate = False
+        werkzeug.setLevel(logging.WARNING)
+        if self.log_file is not None and self._log_handler is None:
+            self.log_file.parent.mkdir(parents=True, exist_ok=True)
+            self._log_handler = logging.FileHandler(self.log_file, encoding="utf-8")
+            werkzeug.addHandler(self._log_handler)
+        elif not werkzeug.handlers:
+            werkzeug.addHandler(logging.NullHandler())

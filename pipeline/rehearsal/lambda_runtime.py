@@ -1,0 +1,256 @@
+"""A local Lambda runtime: the real handlers, in this process, with each function's own configuration.
+
+moto stores Lambda functions but cannot run their code without Docker. The harness runs them itself:
+- the code is the deployment package the CDK CLI published to the emulator (extracted from moto), not
+  the working tree, so what runs is what was deployed;
+- each function version is imported in isolation (its own module objects), with the environment
+  variables of its configuration in the emulator (table names, bucket, bus, ENVIRONMENT...) plus the
+  emulator endpoint and dummy credentials, so two stages never share a module, a client or a table;
+- the Powertools layer the functions declare (published by AWS) is not in the emulator: the pinned
+  `aws-lambda-powertools` of requirements-dev.txt stands in for it;
+- invocations of one function are serialized (one execution environment per function); a fake Lambda
+  context carries the name, version, memory, request id and a deadline from the configured timeout
+  (the timeout itself is not enforced); X-Ray is off (no daemon), as Powertools does outside Lambda;
+- function output (Powertools logs, EMF metrics, warnings) goes to a log file, not the console.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import os
+import sys
+import threading
+import time
+import uuid
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+from pipeline.rehearsal.safety import STRIPPED_PREFIXES
+
+_IMPORT_LOCK = threading.RLock()
+
+
+class _ThreadRoutedStream(io.TextIOBase):
+    """sys.stdout/sys.stderr stand-in: writes from a thread running a function go to that function's log."""
+
+    def __init__(self, default: TextIO) -> None:
+        self.default = default
+        self.local = threading.local()
+
+    def _target(self) -> TextIO:
+        return getattr(self.local, "target", None) or self.default
+
+    def write(self, text: str) -> int:
+        return self._target().write(text)
+
+    def flush(self) -> None:
+        self._target().flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    @property
+    def encoding(self) -> str:  # type: ignore[override]
+        return getattr(self.default, "encoding", "utf-8")
+
+
+_routers: dict[str, _ThreadRoutedStream] = {}
+
+
+def _install_routers() -> list[_ThreadRoutedStream]:
+    """Route sys.stdout and sys.stderr through a per-thread switch (other threads are unaffected)."""
+    installed = []
+    for name in ("stdout", "stderr"):
+        current = getattr(sys, name)
+        router = _routers.get(name)
+        if router is None or current is not router:
+            router = _ThreadRoutedStream(current)
+            _routers[name] = router
+            setattr(sys, name, router)
+        installed.append(router)
+    return installed
+
+
+@dataclass
+class LambdaContext:
+    function_name: str
+    function_version: str
+    invoked_function_arn: str
+    memory_limit_in_mb: int
+    timeout_s: int
+    log_group_name: str
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    log_stream_name: str = "rehearsal/[$LATEST]local"
+    _deadline: float = 0.0
+
+    def __post_init__(self) -> None:
+        self._deadline = time.monotonic() + self.timeout_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+@dataclass
+class LocalFunction:
+    """One deployed function version, loaded and ready to invoke."""
+
+    name: str
+    version: str
+    arn: str
+    handler_name: str
+    memory_mb: int
+    timeout_s: int
+    environment: dict[str, str]
+    handler: Callable[[Any, Any], Any]
+    log: TextIO
+    fault: Callable[[Any], Any] | None = None
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    invocations: int = 0
+
+    def invoke(self, event: Any) -> Any:
+        """Run the handler like Lambda's synchronous Invoke; an exception propagates as a function error."""
+        context = LambdaContext(
+            function_name=self.name,
+            function_version=self.version,
+            invoked_function_arn=self.arn,
+            memory_limit_in_mb=self.memory_mb,
+            timeout_s=self.timeout_s,
+            log_group_name=f"/aws/lambda/{self.name}",
+        )
+        with self.lock, _routed_output(self.log):
+            self.invocations += 1
+            if self.fault is not None:
+                return self.fault(event)
+            return self.handler(event, context)
+
+
+@contextlib.contextmanager
+def _routed_output(target: TextIO) -> Iterator[None]:
+    routers = _install_routers()
+    previous = [getattr(router.local, "target", None) for router in routers]
+    for router in routers:
+        router.local.target = target
+    try:
+        yield
+    finally:
+        for router, before in zip(routers, previous, strict=True):
+            router.local.target = before
+        target.flush()
+
+
+@contextlib.contextmanager
+def _process_environment(values: dict[str, str]) -> Iterator[None]:
+    """os.environ = the function's environment while its modules import (module-level clients read it).
+
+    MOTO_* variables stay: the in-process emulator reads them on every request."""
+    saved = dict(os.environ)
+    try:
+        for name in list(os.environ):
+            if name.startswith(STRIPPED_PREFIXES) and not name.startswith("MOTO_"):
+                del os.environ[name]
+        os.environ.update(values)
+        yield
+    finally:  # restore name by name: never a moment without MOTO_ACCOUNT_ID for the emulator's threads
+        for name in set(os.environ) - set(saved):
+            del os.environ[name]
+        for name, value in saved.items():
+            if os.environ.get(name) != value:
+                os.environ[name] = value
+
+
+def load_handler(code_dir: Path, handler_name: str, environment: dict[str, str], log: TextIO) -> Callable:
+    """Import `module.function` from `code_dir` as a private copy: sibling modules are imported fresh
+    and removed from sys.modules afterwards, leaving whatever was there before untouched."""
+    module_name, _, function_name = handler_name.rpartition(".")
+    local_names = {p.stem for p in code_dir.glob("*.py")} | {
+        p.name for p in code_dir.iterdir() if p.is_dir() and (p / "__init__.py").exists()
+    }
+    with _IMPORT_LOCK, _process_environment(environment), _routed_output(log):
+        saved_modules = {name: module for name, module in sys.modules.items() if name.split(".", 1)[0] in local_names}
+        for name in saved_modules:
+            del sys.modules[name]
+        sys.path.insert(0, str(code_dir))
+        try:
+            module = importlib.import_module(module_name)
+        finally:
+            sys.path.remove(str(code_dir))
+            for name in [n for n in sys.modules if n.split(".", 1)[0] in local_names]:
+                del sys.modules[name]
+            sys.modules.update(saved_modules)
+    return getattr(module, function_name)
+
+
+class FunctionHost:
+    """Loads deployed functions on first use (by name or ARN, optionally qualified) and caches them."""
+
+    def __init__(self, emulator: Any, workdir: Path, log_file: Path,
+                 faults: dict[str, Callable[[Any], Any]] | None = None) -> None:  # fmt: skip
+        self._emulator = emulator
+        self._workdir = workdir
+        self._lambda = emulator.client("lambda")
+        self._faults = faults or {}
+        self._functions: dict[tuple[str, str], LocalFunction] = {}
+        self._lock = threading.Lock()
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        self._log = log_file.open("a", encoding="utf-8")
+
+    def close(self) -> None:
+        self._log.close()
+
+    def function(self, name_or_arn: str, qualifier: str | None = None) -> LocalFunction:
+        name, arn_qualifier = _split_function_reference(name_or_arn)
+        qualifier = qualifier or arn_qualifier or "$LATEST"
+        with self._lock:
+            key = (name, qualifier)
+            if key not in self._functions:
+                self._functions[key] = self._load(name, qualifier)
+            return self._functions[key]
+
+    def _load(self, name: str, qualifier: str) -> LocalFunction:
+        configuration = self._lambda.get_function_configuration(FunctionName=name, Qualifier=qualifier)
+        version = configuration.get("Version", qualifier)
+        code_dir = self._workdir / f"{name}-{version.replace('$', '')}"
+        if not code_dir.exists():
+            code_dir.mkdir(parents=True)
+            with zipfile.ZipFile(io.BytesIO(self._code_of(name, qualifier))) as package:
+                package.extractall(code_dir)
+        environment = {
+            **self._emulator.environment({}),
+            **(configuration.get("Environment") or {}).get("Variables", {}),
+            "AWS_LAMBDA_FUNCTION_NAME": name,
+            "AWS_LAMBDA_FUNCTION_VERSION": version,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(configuration.get("MemorySize", 128)),
+            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{name}",
+            "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
+        }
+        handler = load_handler(code_dir, configuration["Handler"], environment, self._log)
+        return LocalFunction(
+            name=name,
+            version=version,
+            arn=configuration["FunctionArn"],
+            handler_name=configuration["Handler"],
+            memory_mb=int(configuration.get("MemorySize", 128)),
+            timeout_s=int(configuration.get("Timeout", 3)),
+            environment=environment,
+            handler=handler,
+            log=self._log,
+            fault=self._faults.get(name),
+        )
+
+    def _code_of(self, name: str, qualifier: str) -> bytes:
+        """The deployment package as stored by the emulator (uploaded by the CDK CLI as an asset)."""
+        return self._emulator.function_code(name, None if qualifier == "$LATEST" else qualifier)
+
+
+def _split_function_reference(reference: str) -> tuple[str, str | None]:
+    """'name', 'name:qualifier' or an ARN 'arn:aws:lambda:r:a:function:name[:qualifier]'."""
+    if reference.startswith("arn:"):
+        parts = reference.split(":")
+        return parts[6], (parts[7] if len(parts) > 7 else None)
+    name, _, qualifier = reference.partition(":")
+    return name, qualifier or None

@@ -1,0 +1,273 @@
+"""The moto patches behind `shims.SHIMS` (moto 5.2.5). Imported by `shims.apply()` only, after
+MOTO_ACCOUNT_ID is set; see shims.py for what each patch fixes and why."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from moto.awslambda.models import LambdaFunction
+from moto.awslambda.utils import get_backend as lambda_backend
+from moto.cloudformation import parsing
+from moto.dynamodb.models import dynamodb_backends
+from moto.dynamodb.models.table import Table
+from moto.events.models import EventBus
+from moto.kms.models import Key
+from moto.logs.models import LogGroup
+from moto.s3.models import FakeBucket, s3_backends
+from moto.sqs.models import Queue
+from moto.utilities.utils import get_partition
+
+from pipeline.rehearsal.shims import (
+    CUSTOM_RESOURCE_REASON,
+    HarnessResource,
+    NotEmulated,
+    SkippedResource,
+    SkipRecorder,
+    is_custom_resource,
+)
+
+
+def apply_all(recorder: SkipRecorder) -> None:
+    for patch in (
+        _patch_validate_outputs,
+        _patch_kms_key,
+        _patch_event_bus,
+        _patch_dynamodb_table,
+        _patch_s3_bucket,
+        _patch_log_group,
+        _patch_lambda_function,
+        _patch_sqs_add_message,
+    ):
+        patch()
+    _patch_skipped_resources(recorder)
+
+
+def _wrap_classmethod(cls: type, name: str, make: Callable[[Callable[..., Any]], Callable[..., Any]]) -> None:
+    original = getattr(cls, name).__func__
+    setattr(cls, name, classmethod(make(original)))
+
+
+def _patch_validate_outputs() -> None:
+    original = parsing.ResourceMap.validate_outputs
+
+    def validate_outputs(self: Any) -> None:
+        outputs = self._template.get("Outputs") or {}
+        unsupported = {
+            name: value
+            for name, value in outputs.items()
+            if isinstance(value.get("Value"), dict)
+            and "Fn::GetAtt" in value["Value"]
+            and parsing.resource_class_from_type(
+                (self._resource_json_map.get(value["Value"]["Fn::GetAtt"][0]) or {}).get("Type", "")
+            )
+            is None
+        }
+        if not unsupported:
+            original(self)
+            return
+        self._template["Outputs"] = {k: v for k, v in outputs.items() if k not in unsupported}
+        try:
+            original(self)
+        finally:
+            self._template["Outputs"] = outputs
+
+    parsing.ResourceMap.validate_outputs = validate_outputs
+
+
+def _patch_kms_key() -> None:
+    def make(original: Callable[..., Any]) -> Callable[..., Any]:
+        def create(cls: type, resource_name: str, cloudformation_json: dict[str, Any], *args: Any, **kwargs: Any):
+            properties = cloudformation_json.setdefault("Properties", {})
+            properties["Tags"] = [
+                {"TagKey": tag["Key"], "TagValue": tag["Value"]} if "Key" in tag else tag
+                for tag in properties.get("Tags", [])
+            ]
+            if isinstance(properties.get("KeyPolicy"), dict):
+                properties["KeyPolicy"] = json.dumps(properties["KeyPolicy"])
+            return original(cls, resource_name, cloudformation_json, *args, **kwargs)
+
+        return create
+
+    _wrap_classmethod(Key, "create_from_cloudformation_json", make)
+
+
+def _patch_event_bus() -> None:
+    if not hasattr(EventBus, "physical_resource_id"):
+        EventBus.physical_resource_id = property(lambda self: self.name)  # type: ignore[attr-defined]
+
+
+def _enabled(value: Any) -> bool:
+    return value is True or str(value).lower() == "true"
+
+
+def _patch_dynamodb_table() -> None:
+    def make(original: Callable[..., Any]) -> Callable[..., Any]:
+        def create(
+            cls: type, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str,
+            **kwargs: Any,
+        ):  # fmt: skip
+            properties = cloudformation_json.setdefault("Properties", {})
+            sse = properties.get("SSESpecification")
+            if isinstance(sse, dict) and "SSEEnabled" in sse:
+                api_shape = {"Enabled": _enabled(sse["SSEEnabled"])}
+                for key in ("SSEType", "KMSMasterKeyId"):
+                    if key in sse:
+                        api_shape[key] = sse[key]
+                properties["SSESpecification"] = api_shape
+            table = original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+            backend = dynamodb_backends[account_id][region_name]
+            pitr = properties.get("PointInTimeRecoverySpecification") or {}
+            if "PointInTimeRecoveryEnabled" in pitr:
+                backend.update_continuous_backups(
+                    table.name, {"PointInTimeRecoveryEnabled": _enabled(pitr["PointInTimeRecoveryEnabled"])}
+                )
+            ttl = properties.get("TimeToLiveSpecification") or {}
+            if _enabled(ttl.get("Enabled")) and ttl.get("AttributeName"):
+                backend.update_time_to_live(table.name, {"Enabled": True, "AttributeName": ttl["AttributeName"]})
+            return table
+
+        return create
+
+    _wrap_classmethod(Table, "create_from_cloudformation_json", make)
+
+
+def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
+    """A CloudFormation lifecycle rule in the shape moto's PutBucketLifecycleConfiguration parser produces."""
+    api: dict[str, Any] = {"ID": rule.get("Id", ""), "Status": rule.get("Status", "Enabled")}
+    api["Filter"] = {"Prefix": rule.get("Prefix", "")}
+    if "ExpirationInDays" in rule:
+        api["Expiration"] = {"Days": str(rule["ExpirationInDays"])}
+    if rule.get("Transitions"):
+        api["Transition"] = [
+            {"Days": str(t["TransitionInDays"]), "StorageClass": t["StorageClass"]}
+            for t in rule["Transitions"]
+            if "TransitionInDays" in t
+        ]
+    noncurrent = rule.get("NoncurrentVersionExpiration") or {}
+    days = noncurrent.get("NoncurrentDays", rule.get("NoncurrentVersionExpirationInDays"))
+    if days is not None:
+        api["NoncurrentVersionExpiration"] = {"NoncurrentDays": str(days)}
+    return api
+
+
+def _patch_s3_bucket() -> None:
+    def make(original: Callable[..., Any]) -> Callable[..., Any]:
+        def create(
+            cls: type, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str,
+            **kwargs: Any,
+        ):  # fmt: skip
+            bucket = original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
+            backend = s3_backends[account_id][get_partition(region_name)]
+            properties = cloudformation_json.get("Properties", {})
+            versioning = (properties.get("VersioningConfiguration") or {}).get("Status")
+            if versioning:
+                backend.put_bucket_versioning(bucket.name, versioning)
+            block = properties.get("PublicAccessBlockConfiguration")
+            if block:
+                backend.put_public_access_block(bucket.name, {k: str(_enabled(v)).lower() for k, v in block.items()})
+            rules = (properties.get("LifecycleConfiguration") or {}).get("Rules")
+            if rules:
+                backend.put_bucket_lifecycle_configuration(bucket.name, [_lifecycle_rule(r) for r in rules])
+            return bucket
+
+        return create
+
+    _wrap_classmethod(FakeBucket, "create_from_cloudformation_json", make)
+
+
+def _patch_log_group() -> None:
+    def make(original: Callable[..., Any]) -> Callable[..., Any]:
+        def create(cls: type, resource_name: str, cloudformation_json: dict[str, Any], *args: Any, **kwargs: Any):
+            properties = cloudformation_json.setdefault("Properties", {})
+            if "KmsKeyId" in properties:
+                properties["kmsKeyId"] = properties.pop("KmsKeyId")
+            return original(cls, resource_name, cloudformation_json, *args, **kwargs)
+
+        return create
+
+    _wrap_classmethod(LogGroup, "create_from_cloudformation_json", make)
+
+
+def _patch_lambda_function() -> None:
+    def make(original: Callable[..., Any]) -> Callable[..., Any]:
+        def create(cls: type, resource_name: str, cloudformation_json: dict[str, Any], *args: Any, **kwargs: Any):
+            function = original(cls, resource_name, cloudformation_json, *args, **kwargs)
+            tracing = cloudformation_json.get("Properties", {}).get("TracingConfig")
+            if isinstance(tracing, dict) and tracing.get("Mode"):
+                function.tracing_config = {"Mode": tracing["Mode"]}
+            return function
+
+        return create
+
+    _wrap_classmethod(LambdaFunction, "create_from_cloudformation_json", make)
+
+
+def _patch_sqs_add_message() -> None:
+    original = Queue.add_message
+    lock = threading.Lock()
+
+    def add_message(self: Any, message: Any) -> None:
+        with lock:
+            mappings = self.lambda_event_source_mappings
+            self.lambda_event_source_mappings = {}
+            try:
+                original(self, message)
+            finally:
+                self.lambda_event_source_mappings = mappings
+
+    Queue.add_message = add_message
+
+
+def _patch_skipped_resources(recorder: SkipRecorder) -> None:
+    original = parsing.parse_and_create_resource
+
+    def parse_and_create_resource(
+        logical_id: str, resource_json: dict[str, Any], resources_map: Any, account_id: str, region_name: str
+    ) -> Any:
+        resource_type = resource_json["Type"]
+        condition = resource_json.get("Condition")
+        if condition and not resources_map.lazy_condition_map[condition]:
+            return None  # not created in AWS either
+        if is_custom_resource(resource_type):
+            recorder.record(SkippedResource(resources_map.stack_id, logical_id, resource_type, CUSTOM_RESOURCE_REASON))
+            return NotEmulated(logical_id, resource_type)
+        resource = original(logical_id, resource_json, resources_map, account_id, region_name)
+        if resource is not None:
+            return resource
+        provider = PROVIDERS.get(resource_type)
+        if provider is not None:
+            provided = provider(logical_id, resource_json, resources_map, account_id, region_name)
+            recorder.record_provided(SkippedResource(resources_map.stack_id, logical_id, resource_type))
+            return provided
+        recorder.record(SkippedResource(resources_map.stack_id, logical_id, resource_type))
+        return NotEmulated(logical_id, resource_type)
+
+    parsing.parse_and_create_resource = parse_and_create_resource
+
+
+def _create_lambda_alias(
+    logical_id: str, resource_json: dict[str, Any], resources_map: Any, account_id: str, region_name: str
+) -> HarnessResource:
+    properties = resource_json.get("Properties", {})
+    function_name = parsing.clean_json(properties["FunctionName"], resources_map)
+    version = properties["FunctionVersion"]
+    if isinstance(version, dict) and "Fn::GetAtt" in version:  # moto's LambdaVersion has no GetAtt support
+        version = getattr(resources_map[version["Fn::GetAtt"][0]], "version", None)
+    else:
+        version = parsing.clean_json(version, resources_map)
+    alias = lambda_backend(account_id, region_name).create_alias(
+        name=properties["Name"],
+        function_name=function_name,
+        function_version=str(version),
+        description=properties.get("Description", ""),
+        routing_config=properties.get("RoutingConfig"),  # type: ignore[arg-type]
+    )
+    return HarnessResource(logical_id, resource_json["Type"], alias.arn, {"AliasArn": alias.arn})
+
+
+# Resource types moto has a service API for but no CloudFormation provider, where a placeholder would
+# break the deploy; the harness creates them through that API.
+PROVIDERS: dict[str, Callable[..., HarnessResource]] = {"AWS::Lambda::Alias": _create_lambda_alias}

@@ -1,0 +1,221 @@
+"""Emulator-compatibility shims for moto 5.2.5, applied to the in-process moto server only.
+
+These patch the *emulator* (moto's CloudFormation layer and two service models) so that the product's
+synthesized templates deploy with the real CDK CLI; they never change the product, its templates or
+the smoke checks. Each shim says what moto gets wrong and what the shim does instead. Every one of
+them is also listed in the README ("The moto shims") and in each smoke report.
+
+Two kinds:
+- compatibility: moto crashes (or mis-shapes a property) on something AWS accepts. The shim makes it
+  behave as CloudFormation does, through moto's own service backend.
+- accounting: moto silently skips resource types it has no CloudFormation provider for. The shim puts
+  a placeholder in their place (so references to them resolve) and records each one, so the rehearsal
+  can report them as **not emulated** instead of letting a smoke check pass on them.
+
+Nothing here runs against AWS: the smoke suite and the product never import this module.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from typing import Any
+
+MOTO_VERSION = "5.2.5"
+NOT_EMULATED_PREFIX = "not-emulated"
+
+
+@dataclass(frozen=True)
+class Shim:
+    name: str
+    target: str
+    problem: str
+    remedy: str
+
+
+SHIMS: tuple[Shim, ...] = (
+    Shim(
+        "outputs-of-unsupported-types",
+        "moto.cloudformation.parsing.ResourceMap.validate_outputs",
+        "crashes with AttributeError on an output that Fn::GetAtt's a resource type moto has no provider "
+        "for (our WebAclArn output of AWS::WAFv2::WebACL)",
+        "validates the other outputs as before and leaves those to the placeholder of the skipped resource",
+    ),
+    Shim(
+        "kms-key-cfn-shapes",
+        "moto.kms.models.Key.create_from_cloudformation_json",
+        "passes CloudFormation tags {Key, Value} to a tagging service expecting {TagKey, TagValue}, and "
+        "stores KeyPolicy as a dict where its API stores a JSON string (DescribeKey then fails with 500)",
+        "converts the tags and serializes the key policy, as CreateKey would receive them",
+    ),
+    Shim(
+        "event-bus-physical-id",
+        "moto.events.models.EventBus",
+        "has no physical_resource_id, so Ref to a bus yields the object and an AWS::Events::Rule with "
+        "EventBusName: {Ref: bus} crashes",
+        "physical_resource_id = the bus name (what Ref returns in AWS)",
+    ),
+    Shim(
+        "dynamodb-table-cfn-properties",
+        "moto.dynamodb.models.table.Table.create_from_cloudformation_json",
+        "keeps SSESpecification in CloudFormation's shape {SSEEnabled} while DescribeTable reads the API's "
+        "{Enabled} (SSE reported off), and ignores PointInTimeRecoverySpecification and "
+        "TimeToLiveSpecification",
+        "translates SSESpecification and applies the two specifications through moto's UpdateContinuousBackups "
+        "and UpdateTimeToLive, with the template's values",
+    ),
+    Shim(
+        "s3-bucket-cfn-properties",
+        "moto.s3.models.FakeBucket.create_from_cloudformation_json",
+        "ignores VersioningConfiguration, PublicAccessBlockConfiguration and LifecycleConfiguration",
+        "applies them through moto's PutBucketVersioning, PutPublicAccessBlock and "
+        "PutBucketLifecycleConfiguration, with the template's values",
+    ),
+    Shim(
+        "log-group-kms-key",
+        "moto.logs.models.LogGroup.create_from_cloudformation_json",
+        "passes CloudFormation's KmsKeyId where the model reads the API's kmsKeyId (key dropped)",
+        "passes it under the API's name",
+    ),
+    Shim(
+        "lambda-function-tracing",
+        "moto.awslambda.models.LambdaFunction.create_from_cloudformation_json",
+        "passes only seven properties to CreateFunction; TracingConfig is dropped (reported PassThrough)",
+        "sets the function's tracing configuration to the template's TracingConfig",
+    ),
+    Shim(
+        "sqs-inline-lambda-invocation",
+        "moto.sqs.models.Queue.add_message",
+        "invokes the Lambda function of an event source mapping inline, through Docker, on every message; "
+        "there is no Docker here, each failed attempt counts as a receive, and partial batch responses "
+        "are not understood",
+        "stores the message without the inline invocation; the rehearsal's own poller delivers it to the "
+        "real handler with Lambda's semantics (batch size, partial batch failures, visibility timeout)",
+    ),
+    Shim(
+        "lambda-alias-provider",
+        "moto.cloudformation.parsing.parse_and_create_resource (AWS::Lambda::Alias)",
+        "has no CloudFormation provider for AWS::Lambda::Alias, although its Lambda API has aliases; the API "
+        "methods and their Lambda permissions reference the alias, and moto rejects a permission on a "
+        "function it cannot find, so the deploy fails",
+        "creates the alias through moto's CreateAlias with the template's name and version; it is reported "
+        "as 'provided by the harness', not as skipped",
+    ),
+    Shim(
+        "skipped-resources",
+        "moto.cloudformation.parsing.parse_and_create_resource",
+        "silently skips resource types it has no provider for (stack still CREATE_COMPLETE), after which any "
+        "Ref/Fn::GetAtt to them fails ('references undefined resource')",
+        "returns a placeholder (physical id 'not-emulated-<LogicalId>', attributes "
+        "'not-emulated:<LogicalId>.<attr>') and records (stack, logical id, type) as skipped; the record "
+        "drives the 'not emulated' accounting. Custom resources (Custom::*) get the same treatment before "
+        "moto tries to invoke their Lambda function through Docker, which would leave the stack "
+        "CREATE_IN_PROGRESS forever",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class SkippedResource:
+    stack_id: str
+    logical_id: str
+    resource_type: str
+    reason: str = ""
+
+
+def is_custom_resource(resource_type: str) -> bool:
+    return resource_type.startswith("Custom::") or resource_type == "AWS::CloudFormation::CustomResource"
+
+
+CUSTOM_RESOURCE_REASON = (
+    "custom resource: moto would invoke its Lambda function through Docker and wait for its answer (forever, "
+    "without Docker); not emulated, so what it would have done (e.g. copying assets) did not happen"
+)
+
+
+class SkipRecorder:
+    """Thread-safe record, per stack id, of the resources moto skipped and those the harness provided."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._skipped: list[SkippedResource] = []
+        self._provided: list[SkippedResource] = []
+
+    def record(self, item: SkippedResource) -> None:
+        with self._lock:
+            if item not in self._skipped:
+                self._skipped.append(item)
+
+    def record_provided(self, item: SkippedResource) -> None:
+        with self._lock:
+            if item not in self._provided:
+                self._provided.append(item)
+
+    def for_stack(self, stack_id: str) -> list[SkippedResource]:
+        with self._lock:
+            return [s for s in self._skipped if s.stack_id == stack_id]
+
+    def provided_for_stack(self, stack_id: str) -> list[SkippedResource]:
+        with self._lock:
+            return [s for s in self._provided if s.stack_id == stack_id]
+
+
+class HarnessResource:
+    """A resource the harness created through moto's own service API (see `PROVIDERS`)."""
+
+    def __init__(self, logical_id: str, resource_type: str, physical_id: str, attributes: dict[str, str]) -> None:
+        self.logical_resource_id = logical_id
+        self.cf_resource_type = resource_type
+        self.physical_resource_id = physical_id
+        self._attributes = attributes
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        return self._attributes[attribute_name]
+
+    def has_cfn_attr(self, attr: str) -> bool:
+        return attr in self._attributes
+
+    def is_created(self) -> bool:
+        return True
+
+    def delete(self, *_args: Any, **_kwargs: Any) -> None:
+        return None
+
+
+class NotEmulated:
+    """Stands in for a resource moto skipped, so that references to it resolve to marked values."""
+
+    def __init__(self, logical_id: str, resource_type: str) -> None:
+        self.logical_resource_id = logical_id
+        self.cf_resource_type = resource_type
+        self.physical_resource_id = f"{NOT_EMULATED_PREFIX}-{logical_id}"
+
+    def get_cfn_attribute(self, attribute_name: str) -> str:
+        return f"{NOT_EMULATED_PREFIX}:{self.logical_resource_id}.{attribute_name}"
+
+    @classmethod
+    def has_cfn_attr(cls, attr: str) -> bool:  # noqa: ARG003 - moto's interface
+        return True
+
+    def is_created(self) -> bool:
+        return True
+
+    def delete(self, *_args: Any, **_kwargs: Any) -> None:
+        return None
+
+
+_applied: SkipRecorder | None = None
+_apply_lock = threading.Lock()
+
+
+def apply(recorder: SkipRecorder | None = None) -> SkipRecorder:
+    """Apply every shim once per process (idempotent); returns the process-wide skip recorder."""
+    global _applied  # noqa: PLW0603 - one set of patches per process, like moto's own backends
+    with _apply_lock:
+        if _applied is None:
+            # moto is imported here, not at module level: callers set MOTO_ACCOUNT_ID first.
+            from pipeline.rehearsal import moto_patches  # noqa: PLC0415
+
+            _applied = recorder or SkipRecorder()
+            moto_patches.apply_all(_applied)
+        return _applied

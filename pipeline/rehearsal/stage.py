@@ -1,0 +1,212 @@
+"""One deployed stage in the emulator: what was created (accounting) and its local runtime (API + events)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pipeline.rehearsal import shims
+from pipeline.rehearsal.assembly import StackArtifact
+from pipeline.rehearsal.event_sources import QueueMapping, SqsPoller
+from pipeline.rehearsal.gateway import LocalRestApi, routes_of
+from pipeline.rehearsal.lambda_runtime import FunctionHost
+from pipeline.rehearsal.safety import DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY
+
+# Properties that carry a resource's name, to show 'payment-dev-api-5xx' rather than a logical id.
+_NAME_PROPERTIES = ("AlarmName", "Name", "TableName", "BucketName", "TopicName", "QueueName", "FunctionName",
+                    "LogGroupName", "StageName", "DashboardName", "RestApiName", "AutoScalingGroupName")  # fmt: skip
+
+
+def _display_name(resource: dict[str, Any], stack_path: str) -> str | None:
+    """The resource's name if the template gives one, else its construct path inside the stack."""
+    properties = resource.get("Properties", {})
+    for key in _NAME_PROPERTIES:
+        if isinstance(properties.get(key), str):
+            return properties[key]
+    path = (resource.get("Metadata") or {}).get("aws:cdk:path")
+    if isinstance(path, str):
+        return path.removeprefix(stack_path + "/").removesuffix("/Resource")
+    return None
+
+
+@dataclass
+class Accounting:
+    """Template resources vs what the emulator created for one stack."""
+
+    template_count: int
+    created: list[str] = field(default_factory=list)
+    skipped: list[dict[str, str]] = field(default_factory=list)
+    provided: list[dict[str, str]] = field(default_factory=list)
+    not_created: list[dict[str, str]] = field(default_factory=list)
+
+    def by_type(self) -> dict[str, list[str]]:
+        grouped: dict[str, list[str]] = {}
+        for item in self.skipped:
+            grouped.setdefault(item["type"], []).append(item.get("name") or item["logical_id"])
+        return dict(sorted(grouped.items()))
+
+
+@dataclass
+class DeployedStack:
+    artifact: StackArtifact
+    stack_id: str
+    outputs: dict[str, str]
+    accounting: Accounting
+
+    @property
+    def environment(self) -> str:
+        return self.artifact.environment or self.artifact.stack_name
+
+
+def account_for(emulator: Any, artifact: StackArtifact) -> DeployedStack:
+    """Compare the synthesized template with the stack's resources in the emulator and the shim's record."""
+    cloudformation = emulator.client("cloudformation")
+    stack = cloudformation.describe_stacks(StackName=artifact.stack_name)["Stacks"][0]
+    stack_id = stack["StackId"]
+    summaries: dict[str, dict[str, Any]] = {}
+    for page in cloudformation.get_paginator("list_stack_resources").paginate(StackName=artifact.stack_name):
+        for summary in page["StackResourceSummaries"]:
+            summaries[summary["LogicalResourceId"]] = summary
+    recorder: shims.SkipRecorder = emulator.skipped
+    recorded = {s.logical_id: s for s in recorder.for_stack(stack_id)}
+    provided = {s.logical_id for s in recorder.provided_for_stack(stack_id)}
+    resources = artifact.template.get("Resources", {})
+    accounting = Accounting(template_count=len(resources))
+    for logical_id, resource in resources.items():
+        resource_type = resource.get("Type", "")
+        name = _display_name(resource, artifact.display_name) or logical_id
+        summary = summaries.get(logical_id)
+        physical = (summary or {}).get("PhysicalResourceId", "")
+        if logical_id in provided:
+            accounting.provided.append({"logical_id": logical_id, "type": resource_type, "name": name,
+                                        "reason": "moto has no CloudFormation provider for this type; the harness "
+                                        "created it through moto's own API (see the shims)"})  # fmt: skip
+        elif logical_id in recorded or physical.startswith(shims.NOT_EMULATED_PREFIX):
+            record = recorded.get(logical_id)
+            reason = f"moto {shims.MOTO_VERSION} has no CloudFormation support for {resource_type}: skipped at deploy"
+            if record is not None and record.reason:
+                reason = record.reason
+            accounting.skipped.append({"logical_id": logical_id, "type": resource_type, "name": name,
+                                       "reason": reason})  # fmt: skip
+        elif summary is None:
+            condition = resource.get("Condition")
+            reason = (f"condition {condition} is false: not created (in AWS either)" if condition
+                      else "not in the emulator's stack resources")  # fmt: skip
+            accounting.not_created.append({"logical_id": logical_id, "type": resource_type, "name": name,
+                                           "reason": reason})  # fmt: skip
+        else:
+            accounting.created.append(logical_id)
+    outputs = {o["OutputKey"]: o.get("OutputValue", "") for o in stack.get("Outputs", [])}
+    return DeployedStack(artifact=artifact, stack_id=stack_id, outputs=outputs, accounting=accounting)
+
+
+def write_not_emulated(path: Path, deployed: DeployedStack, *, api_url: str | None) -> Path:
+    """The file the smoke suite reads (SMOKE_NOT_EMULATED_FILE): what was not created, and why."""
+    a = deployed.accounting
+    not_created = [item for item in a.not_created if not item["reason"].startswith("condition")]
+    document = {
+        "emulator": f"moto {shims.MOTO_VERSION} (in-process, local rehearsal)",
+        "stack": deployed.artifact.stack_name,
+        "stack_path": deployed.artifact.display_name,
+        "skipped": a.skipped + not_created,
+        "provided_by_harness": a.provided,
+        "template_resources": a.template_count,
+        "created": len(a.created),
+        "shims": [{"name": s.name, "target": s.target, "problem": s.problem, "remedy": s.remedy} for s in shims.SHIMS],
+        "notes": [
+            f"The API is served by the rehearsal's local gateway at {api_url}, in front of the real handlers "
+            "(deployed package, each function's configuration); it routes the emulator's REST API and verifies "
+            "SigV4 signatures. The stage, request model and validator, gateway responses, throttling and WAF "
+            "are not in front of it.",
+            "Events: moto delivers EventBridge to SQS; the rehearsal's poller delivers SQS to the event processor "
+            "with Lambda's batch semantics.",
+        ],
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(document, indent=2) + "\n")
+    return path
+
+
+class StageRuntime:
+    """The stage's API served locally and its queues polled, until `stop()`."""
+
+    def __init__(self, emulator: Any, deployed: DeployedStack, *, workdir: Path, log_dir: Path,
+                 faults: dict[str, Any] | None = None) -> None:  # fmt: skip
+        self.emulator = emulator
+        self.deployed = deployed
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self.functions = FunctionHost(emulator, workdir, log_dir / "functions.log", faults=faults)
+        self._api_log = (log_dir / "api-access.log").open("a", encoding="utf-8")
+        self._poll_log = (log_dir / "event-sources.log").open("a", encoding="utf-8")
+        self.apis: list[LocalRestApi] = []
+        self.pollers: list[SqsPoller] = []
+
+    @property
+    def api_url(self) -> str | None:
+        return self.apis[0].url if self.apis else None
+
+    def start(self) -> StageRuntime:
+        template = self.deployed.artifact.template
+        cloudformation = self.emulator.client("cloudformation")
+        physical: dict[str, str] = {}
+        for page in cloudformation.get_paginator("list_stack_resources").paginate(
+            StackName=self.deployed.artifact.stack_name
+        ):
+            for summary in page["StackResourceSummaries"]:
+                physical[summary["LogicalResourceId"]] = summary.get("PhysicalResourceId", "")
+        apigateway = self.emulator.client("apigateway")
+        caller = self.emulator.client("sts").get_caller_identity()["Arn"]
+        for logical_id, resource in template.get("Resources", {}).items():
+            if resource.get("Type") == "AWS::ApiGateway::RestApi" and logical_id in physical:
+                api_id = physical[logical_id]
+                api = LocalRestApi(
+                    api_id=api_id,
+                    stage=_stage_name(template, logical_id, self.deployed.outputs),
+                    routes=routes_of(apigateway, api_id),
+                    functions=self.functions,
+                    region=self.emulator.region,
+                    account=self.emulator.account,
+                    credentials={DUMMY_ACCESS_KEY_ID: DUMMY_SECRET_ACCESS_KEY},
+                    caller_arn=caller,
+                    log=self._api_log,
+                )
+                self.apis.append(api.start())
+        lambda_client = self.emulator.client("lambda")
+        sqs = self.emulator.client("sqs")
+        for logical_id, resource in template.get("Resources", {}).items():
+            if resource.get("Type") == "AWS::Lambda::EventSourceMapping" and logical_id in physical:
+                mapping = lambda_client.get_event_source_mapping(UUID=physical[logical_id])
+                if mapping.get("State", "Enabled") != "Enabled" or ":sqs:" not in mapping["EventSourceArn"]:
+                    continue
+                poller = SqsPoller(QueueMapping.from_api(mapping), sqs=sqs, functions=self.functions,
+                                   region=self.emulator.region, log=self._poll_log)  # fmt: skip
+                self.pollers.append(poller.start())
+        return self
+
+    def stop(self) -> None:
+        for api in self.apis:
+            api.stop()
+        for poller in self.pollers:
+            poller.stop()
+        self.functions.close()
+        self._api_log.close()
+        self._poll_log.close()
+
+
+def _stage_name(template: dict[str, Any], api_logical_id: str, outputs: dict[str, str]) -> str:
+    """The stage name the template gives the API (the emulator skipped the stage itself)."""
+    for resource in template.get("Resources", {}).values():
+        properties = resource.get("Properties", {})
+        is_stage = resource.get("Type") == "AWS::ApiGateway::Stage"
+        if (
+            is_stage
+            and properties.get("RestApiId") == {"Ref": api_logical_id}
+            and isinstance(properties.get("StageName"), str)
+        ):
+            return properties["StageName"]
+    value = outputs.get("ApiStageName", "")
+    if value and not value.startswith(shims.NOT_EMULATED_PREFIX):
+        return value
+    raise RuntimeError(f"cannot tell the stage name of REST API {api_logical_id} from the template")

@@ -1,0 +1,59 @@
+"""Fixtures for the rehearsal tests: one synth, one emulator, one bootstrap for the whole session.
+
+- The app is synthesized once, with the real CDK CLI, into a temporary directory (never cdk.out).
+- One in-process moto emulator is shared by every test (bootstrapped once); tests deploy different
+  stages into it, so none depends on another's stack.
+- AWS credential, profile and endpoint variables of the caller are removed for the session: the
+  rehearsal refuses to run next to real credentials, and these tests are the harness itself.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pipeline.rehearsal import cdk_cli
+from pipeline.rehearsal.emulator import Emulator
+from pipeline.rehearsal.safety import CREDENTIAL_VARIABLES
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # moto warns for every resource type it skips (the rehearsal accounts for them), and the served
+    # handlers' Powertools warnings belong to the function log; neither is a test problem.
+    for text in (
+        r"ignore:Tried to parse .* not supported by moto:UserWarning",
+        r"ignore::aws_lambda_powertools.warnings.PowertoolsUserWarning",
+        r"ignore:No application metrics to publish:UserWarning",
+    ):
+        config.addinivalue_line("filterwarnings", text)
+
+
+@pytest.fixture(scope="session")
+def no_aws_credentials() -> Iterator[None]:
+    with pytest.MonkeyPatch.context() as patch:
+        for name in list(os.environ):
+            if name in CREDENTIAL_VARIABLES or name.startswith("AWS_ENDPOINT_URL"):
+                patch.delenv(name)
+        yield
+
+
+@pytest.fixture(scope="session")
+def assembly(tmp_path_factory: pytest.TempPathFactory, no_aws_credentials: None) -> Path:
+    """The whole app, synthesized once by the CDK CLI (nag gate included)."""
+    outdir = tmp_path_factory.mktemp("rehearsal-assembly")
+    cdk_cli.synth(outdir=outdir, env=dict(os.environ), log_file=outdir.parent / "rehearsal-synth.log")
+    return outdir
+
+
+@pytest.fixture(scope="session")
+def reports(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("rehearsal-reports")
+
+
+@pytest.fixture(scope="session")
+def emulator(no_aws_credentials: None, reports: Path) -> Iterator[Emulator]:
+    with Emulator(log_file=reports / "emulator.log") as started:
+        yield started

@@ -1,0 +1,312 @@
+"""Fast tests of the harness parts (no emulator, no CDK): safety, assembly discovery, the local gateway's
+SigV4 and proxy-event translation, the SQS poller's batch semantics, the smoke suite's template resolver
+and report."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from pipeline.rehearsal import __main__ as cli
+from pipeline.rehearsal.assembly import catalog_stacks, stage_stacks
+from pipeline.rehearsal.event_sources import QueueMapping, SqsPoller
+from pipeline.rehearsal.gateway import LocalRestApi, Route, _route_pattern
+from pipeline.rehearsal.promotion import env_var_name, parse_faults
+from pipeline.rehearsal.safety import (
+    DUMMY_ACCESS_KEY_ID,
+    DUMMY_SECRET_ACCESS_KEY,
+    UnsafeEnvironmentError,
+    check_caller_environment,
+    emulator_environment,
+)
+from tests.smoke import target as smoke_target
+from tests.smoke.api_client import ApiClient
+from tests.smoke.report import render_html
+
+# --- safety ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {"AWS_ACCESS_KEY_ID": "AKIAREALKEYEXAMPLE01"},
+        {"AWS_PROFILE": "production"},
+        {"AWS_SESSION_TOKEN": "IQoJb3JpZ2luX2VjE..."},
+        {"AWS_WEB_IDENTITY_TOKEN_FILE": "/var/run/token"},
+        {"AWS_ENDPOINT_URL": "https://dynamodb.us-east-1.amazonaws.com"},
+        {"AWS_ENDPOINT_URL_S3": "http://10.0.0.5:4566"},
+    ],
+    ids=["access-key", "profile", "session-token", "web-identity", "aws-endpoint", "remote-endpoint"],
+)
+def test_refuses_real_credentials_and_remote_endpoints(environ: dict[str, str]) -> None:
+    with pytest.raises(UnsafeEnvironmentError, match="refusing to rehearse"):
+        check_caller_environment(environ)
+
+
+def test_accepts_a_clean_or_dummy_environment() -> None:
+    check_caller_environment({})
+    check_caller_environment({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})
+    check_caller_environment({"AWS_ENDPOINT_URL": "http://127.0.0.1:4566", "AWS_REGION": "eu-west-1"})
+
+
+def test_child_environment_has_only_the_emulator_and_dummy_credentials() -> None:
+    env = emulator_environment(
+        {"PATH": "/bin", "AWS_PROFILE": "x", "AWS_ENDPOINT_URL_SQS": "http://127.0.0.1:1", "CDK_DEFAULT_ACCOUNT": "2"},
+        endpoint="http://127.0.0.1:5000", account="111111111111", region="eu-west-1",
+    )  # fmt: skip
+    assert env["PATH"] == "/bin" and "AWS_PROFILE" not in env and "AWS_ENDPOINT_URL_SQS" not in env
+    assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:5000"
+    assert env["AWS_ENDPOINT_URL_S3_FOR_CLOUDFORMATION"] == "http://localhost:5000"
+    assert (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]) == (DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY)
+    assert env["CDK_DEFAULT_ACCOUNT"] == "111111111111" and env["AWS_REGION"] == "eu-west-1"
+    with pytest.raises(UnsafeEnvironmentError):
+        emulator_environment({}, endpoint="http://192.168.1.2:5000", account="1", region="us-east-1")
+
+
+def test_command_refuses_before_doing_anything(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "production")
+    assert cli.main(["--skip-checks"]) == 2
+    assert "AWS_PROFILE is set" in capsys.readouterr().err
+
+
+def test_command_usage_errors() -> None:
+    with pytest.raises(SystemExit, match="2"):
+        cli.main(["--serve"])
+    with pytest.raises(ValueError, match="KIND one of"):
+        parse_faults(["payment-api-dev=explode"])
+
+
+# --- assembly discovery -------------------------------------------------------------------------------
+
+
+def _stack(directory: Path, artifact_id: str, display: str, outputs: dict[str, Any], types: list[str]) -> dict:
+    template = {"Resources": {f"R{i}": {"Type": t} for i, t in enumerate(types)}, "Outputs": outputs}
+    (directory / f"{artifact_id}.template.json").write_text(json.dumps(template))
+    return {
+        "type": "aws:cloudformation:stack",
+        "environment": "aws://111111111111/us-east-1",
+        "displayName": display,
+        "properties": {"templateFile": f"{artifact_id}.template.json", "stackName": display.replace("/", "-")},
+    }
+
+
+def test_stage_stacks_are_found_by_path_and_environment_output(tmp_path: Path) -> None:
+    env_output = {"Environment": {"Value": "dev"}}
+    nested = tmp_path / "assembly-PaymentPipeline-dev"
+    legacy = tmp_path / "assembly-dev"
+    for directory in (nested, legacy):
+        directory.mkdir()
+    (nested / "manifest.json").write_text(json.dumps({"artifacts": {
+        "a": _stack(nested, "a", "PaymentPipeline/dev/PaymentStack", env_output, ["AWS::SNS::Topic"])}}))  # fmt: skip
+    (legacy / "manifest.json").write_text(json.dumps({"artifacts": {
+        "b": _stack(legacy, "b", "dev/PaymentStack", env_output, ["AWS::SNS::Topic"])}}))  # fmt: skip
+    (tmp_path / "manifest.json").write_text(json.dumps({"artifacts": {
+        "direct": _stack(tmp_path, "direct", "PaymentStack-dev", env_output, ["AWS::SNS::Topic"]),
+        "staging": _stack(tmp_path, "staging", "x/staging/PaymentStack", {"Environment": {"Value": "staging"}}, []),
+        "catalog": _stack(tmp_path, "catalog", "PaymentCatalog", {}, ["AWS::ServiceCatalog::Portfolio"]),
+    }}))  # fmt: skip
+    stages = stage_stacks(tmp_path)
+    assert list(stages) == ["dev", "staging"]
+    assert stages["dev"].display_name == "PaymentPipeline/dev/PaymentStack"  # the pipeline's, not the legacy one
+    assert [s.display_name for s in catalog_stacks(tmp_path)] == ["PaymentCatalog"]
+
+
+# --- local gateway --------------------------------------------------------------------------------------
+
+
+class _FakeFunction:
+    def __init__(self, respond: Any) -> None:
+        self.events: list[dict[str, Any]] = []
+        self.respond = respond
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        self.events.append(event)
+        return self.respond(event)
+
+
+class _FakeHost:
+    def __init__(self, function: _FakeFunction) -> None:
+        self._function = function
+        self.asked: list[str] = []
+
+    def function(self, reference: str) -> _FakeFunction:
+        self.asked.append(reference)
+        return self._function
+
+
+@pytest.fixture
+def gateway(tmp_path: Path):
+    def respond(event: dict[str, Any]) -> dict[str, Any]:
+        if event["body"] == "explode":
+            raise RuntimeError("handler crashed")
+        return {"statusCode": 201, "headers": {"Content-Type": "application/json", "X-Seen": event["path"]},
+                "body": json.dumps({"ok": True})}  # fmt: skip
+
+    function = _FakeFunction(respond)
+    arn = "arn:aws:lambda:us-east-1:111111111111:function:payment-api-dev:live"
+    routes = [Route(m, r, _route_pattern(r), "AWS_IAM", arn, "res1")
+              for m, r in (("POST", "/payments"), ("GET", "/payments/{id}"))]  # fmt: skip
+    with (tmp_path / "access.log").open("w") as log:
+        api = LocalRestApi(api_id="abc123", stage="dev", routes=routes, functions=_FakeHost(function),
+                           region="us-east-1", account="111111111111",
+                           credentials={DUMMY_ACCESS_KEY_ID: DUMMY_SECRET_ACCESS_KEY},
+                           caller_arn="arn:aws:iam::111111111111:user/rehearsal", log=log).start()  # fmt: skip
+        yield api, function
+        api.stop()
+
+
+def _client(url: str, secret: str = DUMMY_SECRET_ACCESS_KEY, region: str = "us-east-1") -> ApiClient:
+    session = boto3.session.Session(aws_access_key_id=DUMMY_ACCESS_KEY_ID, aws_secret_access_key=secret,
+                                    region_name=region)  # fmt: skip
+    return ApiClient(url, session, region)
+
+
+def test_gateway_translates_a_signed_request_into_a_rest_proxy_event(gateway) -> None:
+    api, function = gateway
+    response = _client(api.url).request("GET", "payments/8d5c?x=1&x=2", headers={"Idempotency-Key": "k"})
+    assert response.status == 201 and response.json() == {"ok": True}
+    assert response.header("x-seen") == "/payments/8d5c" and response.header("x-amzn-requestid")
+    event = function.events[-1]
+    assert event["resource"] == "/payments/{id}" and event["httpMethod"] == "GET"
+    assert event["pathParameters"] == {"id": "8d5c"}
+    assert event["multiValueQueryStringParameters"] == {"x": ["1", "2"]} and event["queryStringParameters"] == {
+        "x": "2"
+    }
+    assert event["headers"]["Idempotency-Key"] == "k" and event["multiValueHeaders"]["Idempotency-Key"] == ["k"]
+    context = event["requestContext"]
+    assert (context["stage"], context["apiId"], context["path"]) == ("dev", "abc123", "/dev/payments/8d5c")
+    assert context["identity"]["accessKey"] == DUMMY_ACCESS_KEY_ID and context["identity"]["sourceIp"] == "127.0.0.1"
+    assert event["body"] is None and event["isBase64Encoded"] is False
+
+
+def test_gateway_enforces_iam_authorization(gateway) -> None:
+    api, function = gateway
+    unsigned = _client(api.url).request("POST", "payments", body="{}", sign=False)
+    assert unsigned.status == 403 and unsigned.json() == {"message": "Missing Authentication Token"}
+    wrong_secret = _client(api.url, secret="not-the-secret").request("POST", "payments", body="{}")
+    assert wrong_secret.status == 403 and "signature" in wrong_secret.json()["message"]
+    wrong_region = _client(api.url, region="eu-west-1").request("POST", "payments", body="{}")
+    assert wrong_region.status == 403 and "scoped" in wrong_region.json()["message"]
+    assert function.events == []
+
+
+def test_gateway_routes_like_api_gateway(gateway) -> None:
+    api, _ = gateway
+    client = _client(api.url)
+    assert client.request("DELETE", "payments").status == 403  # method not defined on the resource
+    assert client.request("GET", "refunds").status == 403  # no such resource
+    assert _client(api.url.replace("/dev/", "/prod/")).request("POST", "payments", body="{}").status == 403
+    crashed = client.request("POST", "payments", body="explode")
+    assert crashed.status == 502 and crashed.json() == {"message": "Internal server error"}
+
+
+# --- SQS poller -----------------------------------------------------------------------------------------
+
+
+class _FakeSqs:
+    def __init__(self, messages: list[dict[str, Any]]) -> None:
+        self.messages = messages
+        self.deleted: list[str] = []
+
+    def get_queue_url(self, QueueName: str) -> dict[str, str]:  # noqa: N803 - boto3's parameter names
+        return {"QueueUrl": f"http://127.0.0.1/111111111111/{QueueName}"}
+
+    def receive_message(self, **_kwargs: Any) -> dict[str, Any]:
+        batch, self.messages = self.messages, []
+        return {"Messages": batch}
+
+    def delete_message_batch(self, Entries: list[dict[str, str]], **_kwargs: Any) -> None:  # noqa: N803
+        self.deleted += [entry["ReceiptHandle"] for entry in Entries]
+
+
+def _poller(sqs: _FakeSqs, respond: Any, tmp_path: Path) -> tuple[SqsPoller, _FakeFunction]:
+    function = _FakeFunction(respond)
+    mapping = QueueMapping(
+        uuid="uuid-1",
+        queue_arn="arn:aws:sqs:us-east-1:111111111111:payment-events-dev",
+        function_arn="arn:aws:lambda:us-east-1:111111111111:function:payment-processor-dev",
+        batch_size=10,
+        report_item_failures=True,
+    )
+    log = (tmp_path / "poller.log").open("w")
+    poller = SqsPoller(mapping, sqs=sqs, functions=_FakeHost(function), region="us-east-1", log=log)
+    return poller, function
+
+
+def _messages(count: int) -> list[dict[str, Any]]:
+    return [{"MessageId": f"m{i}", "ReceiptHandle": f"h{i}", "Body": "{}", "Attributes": {}} for i in range(count)]
+
+
+def test_poller_deletes_only_the_records_the_function_did_not_report_failed(tmp_path: Path) -> None:
+    sqs = _FakeSqs(_messages(3))
+    poller, function = _poller(sqs, lambda _event: {"batchItemFailures": [{"itemIdentifier": "m1"}]}, tmp_path)
+    assert poller.poll_once() == 3
+    assert sqs.deleted == ["h0", "h2"]
+    record = function.events[0]["Records"][0]
+    assert record["eventSource"] == "aws:sqs" and record["eventSourceARN"].endswith(":payment-events-dev")
+
+
+def test_poller_keeps_the_whole_batch_when_the_function_fails(tmp_path: Path) -> None:
+    sqs = _FakeSqs(_messages(2))
+
+    def fail(_event: Any) -> Any:
+        raise RuntimeError("function error")
+
+    poller, _ = _poller(sqs, fail, tmp_path)
+    assert poller.poll_once() == 2
+    assert sqs.deleted == [] and poller.failed == 2
+
+
+# --- smoke suite internals ------------------------------------------------------------------------------
+
+
+def test_output_variable_names_match_the_pipeline_convention() -> None:
+    names = {"ApiUrl": "API_URL", "PaymentsTableName": "PAYMENTS_TABLE_NAME", "WebAclArn": "WEB_ACL_ARN",
+             "KeyArn": "KEY_ARN", "EventQueueUrl": "EVENT_QUEUE_URL"}  # fmt: skip
+    for output_id, name in names.items():
+        assert env_var_name(output_id) == smoke_target.env_var_name(output_id) == name
+
+
+def test_template_values_resolve_like_cloudformation() -> None:
+    template = {
+        "Parameters": {"Profile": {"Type": "String"}},
+        "Mappings": {"Knobs": {"prod": {"Memory": 1024}}},
+        "Conditions": {"IsProd": {"Fn::Equals": [{"Ref": "Profile"}, "prod"]}},
+        "Resources": {"Key": {"Type": "AWS::KMS::Key"}, "Queue": {"Type": "AWS::SQS::Queue"}},
+    }
+    target = smoke_target.Target(
+        stack_name="s", stack_id="arn:aws:cloudformation:us-east-1:111111111111:stack/s/1", region="us-east-1",
+        account="111111111111", partition="aws", stage="prod", outputs={}, stack_outputs={}, output_sources={},
+        template=template, parameters={"Profile": "prod"},
+        physical_ids={"Key": "k-1", "Queue": "https://sqs.us-east-1.amazonaws.com/111111111111/q"},
+        resource_types={"Key": "AWS::KMS::Key", "Queue": "AWS::SQS::Queue"},
+        not_emulated=smoke_target.NotEmulated(), endpoint=None,
+    )  # fmt: skip
+    assert target.resolve({"Fn::FindInMap": ["Knobs", {"Ref": "Profile"}, "Memory"]}) == 1024
+    assert target.resolve({"Fn::GetAtt": ["Key", "Arn"]}) == "arn:aws:kms:us-east-1:111111111111:key/k-1"
+    assert target.resolve({"Fn::GetAtt": ["Queue", "Arn"]}) == "arn:aws:sqs:us-east-1:111111111111:q"
+    assert target.resolve({"Fn::Join": ["-", ["a", {"Ref": "AWS::Region"}]]}) == "a-us-east-1"
+    assert target.resolve({"Fn::Sub": "${AWS::AccountId}/${Profile}"}) == "111111111111/prod"
+    assert target.resolve({"Fn::If": ["IsProd", 3, 1]}) == 3
+    assert target.output_references("missing") == set()
+
+
+def test_report_is_escaped_and_self_contained() -> None:
+    summary = {
+        "generated_at": "2026-01-01T00:00:00+00:00", "duration_s": 1.0, "result": "failed", "executed": 1, "total": 2,
+        "executed_percent": 50.0, "counts": {"passed": 0, "failed": 1, "not emulated": 1},
+        "context": {"stage": "dev", "not_emulated": {"emulator": "moto", "skipped": [], "shims": []}},
+        "checks": [
+            {"nodeid": "t::a", "title": "<script>alert(1)</script>", "area": "x", "outcome": "failed",
+             "duration_s": 0.1, "resources": ["AWS::X <b>"], "message": "boom <img src=x>"},
+            {"nodeid": "t::b", "title": "b", "area": "x", "outcome": "not emulated", "duration_s": 0.0,
+             "resources": [], "message": "not emulated: AWS::CloudWatch::Alarm payment-dev-api-5xx (...)"},
+        ],
+    }  # fmt: skip
+    html = render_html(summary)
+    assert "<script>" not in html and "<img" not in html and "&lt;script&gt;" in html
+    assert "not emulated: AWS::CloudWatch::Alarm payment-dev-api-5xx" in html
