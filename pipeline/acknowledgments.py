@@ -82,8 +82,6 @@ SMOKE_SCOPE = (
      "configuration and alias reads of the {env} event processor's versions and aliases"),
     ("AwsSolutions-IAM5[Resource::arn:aws:s3:::payment-audit-logs-{env}-{account}-{region}/*]", "GetObject "
      "of the {env} audit bucket's objects, to check the API wrote its audit record"),
-    ("AwsSolutions-IAM5[Resource::arn:aws:s3:::payment-audit-logs-{env}-{account}-{region}/smoke-*]",
-     "writes and deletes only of smoke-* keys carrying the smoke tag (condition on the statements)"),
     ("AwsSolutions-IAM5[Resource::arn:aws:sns:{region}:{account}:payment-*-alerts-{env}]",
      "GetTopicAttributes of the three {env} alert topics (operations, security, cost)"),
     ("AwsSolutions-IAM5[Resource::arn:aws:wafv2:{region}:{account}:regional/webacl/payment-api-{env}/*]",

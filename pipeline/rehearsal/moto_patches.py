@@ -11,6 +11,7 @@ from typing import Any
 from moto.awslambda.models import LambdaFunction
 from moto.awslambda.utils import get_backend as lambda_backend
 from moto.cloudformation import parsing
+from moto.cloudwatch.models import Dimension, Metric, MetricDataQuery, MetricStat, cloudwatch_backends
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.table import Table
 from moto.events.models import EventBus
@@ -268,6 +269,67 @@ def _create_lambda_alias(
     return HarnessResource(logical_id, resource_json["Type"], alias.arn, {"AliasArn": alias.arn})
 
 
+def _metric_data_queries(metrics: list[dict[str, Any]]) -> list[MetricDataQuery] | None:
+    """CloudFormation's `Metrics` as PutMetricAlarm's `Metrics` parameter (the shapes are the same)."""
+    queries = []
+    for metric in metrics:
+        stat = metric.get("MetricStat")
+        metric_stat = None
+        if stat:
+            dimensions = [Dimension(name=d["Name"], value=d["Value"]) for d in stat["Metric"].get("Dimensions", [])]
+            metric_stat = MetricStat(
+                metric=Metric(stat["Metric"]["MetricName"], stat["Metric"].get("Namespace"), dimensions),
+                period=stat.get("Period"),
+                stat=stat.get("Stat"),
+                unit=stat.get("Unit"),
+            )
+        queries.append(
+            MetricDataQuery(
+                query_id=metric.get("Id"),
+                label=metric.get("Label"),
+                period=metric.get("Period"),
+                return_data=metric.get("ReturnData"),
+                expression=metric.get("Expression"),
+                metric_stat=metric_stat,
+            )
+        )
+    return queries or None
+
+
+def _create_cloudwatch_alarm(
+    logical_id: str, resource_json: dict[str, Any], resources_map: Any, account_id: str, region_name: str
+) -> HarnessResource:
+    """What CloudFormation's AWS::CloudWatch::Alarm does: one PutMetricAlarm with the template's properties."""
+    p = parsing.clean_json(resource_json.get("Properties", {}), resources_map)
+    alarm = cloudwatch_backends[account_id][region_name].put_metric_alarm(
+        name=p.get("AlarmName") or logical_id,
+        namespace=p.get("Namespace"),
+        metric_name=p.get("MetricName"),
+        metric_data_queries=_metric_data_queries(p.get("Metrics", [])),
+        comparison_operator=p["ComparisonOperator"],
+        evaluation_periods=int(p["EvaluationPeriods"]),
+        datapoints_to_alarm=p.get("DatapointsToAlarm"),
+        period=p.get("Period"),
+        threshold=float(p["Threshold"]) if "Threshold" in p else None,  # type: ignore[arg-type]
+        statistic=p.get("Statistic"),
+        extended_statistic=p.get("ExtendedStatistic"),
+        description=p.get("AlarmDescription"),
+        dimensions=p.get("Dimensions", []),
+        alarm_actions=p.get("AlarmActions", []),
+        ok_actions=p.get("OKActions", []),
+        insufficient_data_actions=p.get("InsufficientDataActions", []),
+        unit=p.get("Unit"),
+        actions_enabled=_enabled(p.get("ActionsEnabled", True)),
+        treat_missing_data=p.get("TreatMissingData"),
+        evaluate_low_sample_count_percentile=p.get("EvaluateLowSampleCountPercentile"),
+        threshold_metric_id=p.get("ThresholdMetricId"),
+    )
+    return HarnessResource(logical_id, resource_json["Type"], alarm.name, {"Arn": alarm.alarm_arn})
+
+
 # Resource types moto has a service API for but no CloudFormation provider, where a placeholder would
-# break the deploy; the harness creates them through that API.
-PROVIDERS: dict[str, Callable[..., HarnessResource]] = {"AWS::Lambda::Alias": _create_lambda_alias}
+# break the deploy or hide what CloudFormation would create; the harness creates them through that API.
+PROVIDERS: dict[str, Callable[..., HarnessResource]] = {
+    "AWS::Lambda::Alias": _create_lambda_alias,
+    "AWS::CloudWatch::Alarm": _create_cloudwatch_alarm,
+}

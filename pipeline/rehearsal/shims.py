@@ -102,6 +102,15 @@ SHIMS: tuple[Shim, ...] = (
         "as 'provided by the harness', not as skipped",
     ),
     Shim(
+        "cloudwatch-alarm-provider",
+        "moto.cloudformation.parsing.parse_and_create_resource (AWS::CloudWatch::Alarm)",
+        "has no CloudFormation provider for AWS::CloudWatch::Alarm, although its CloudWatch API has alarms, "
+        "so every alarm of the stack would be missing",
+        "calls moto's PutMetricAlarm with the template's properties (the CloudFormation and API shapes are the "
+        "same, math-expression alarms included), as CloudFormation does; reported as 'provided by the "
+        "harness', not as skipped. Whether an alarm fires is not emulated (no metrics flow)",
+    ),
+    Shim(
         "skipped-resources",
         "moto.cloudformation.parsing.parse_and_create_resource",
         "silently skips resource types it has no provider for (stack still CREATE_COMPLETE), after which any "
