@@ -30,6 +30,7 @@ from pipeline.smoke import REPORT_URL_VARIABLE, smoke_step
 from pipeline.stage import CatalogStage, PaymentStage
 from product.catalog.settings import CatalogSettings
 from product.compliance import acknowledge
+from product.constructs.s3 import BUCKET_BASELINE
 from product.profiles import ENVIRONMENT_NAMES
 
 PIPELINE_STACK_ID = "PaymentPipeline"
@@ -167,10 +168,7 @@ class PaymentPipelineStack(Stack):
             self,
             "ArtifactAccessLogs",
             encryption=s3.BucketEncryption.S3_MANAGED,  # server access logs deliver only to SSE-S3 buckets
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            enforce_ssl=True,
-            versioned=True,
+            **BUCKET_BASELINE,
             lifecycle_rules=[
                 s3.LifecycleRule(expiration=ARTIFACT_RETENTION, noncurrent_version_expiration=Duration.days(30))
             ],
@@ -188,10 +186,7 @@ class PaymentPipelineStack(Stack):
             encryption=s3.BucketEncryption.KMS,
             encryption_key=self.key,
             bucket_key_enabled=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            enforce_ssl=True,
-            versioned=True,
+            **BUCKET_BASELINE,
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix="artifacts/",
             lifecycle_rules=[

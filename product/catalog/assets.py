@@ -14,6 +14,7 @@ from constructs import Construct
 
 from product.catalog.deploy_time_functions import adopt
 from product.compliance import acknowledge
+from product.constructs.s3 import BUCKET_BASELINE
 from product.profiles import ConfigurationError
 
 CLOUDFORMATION = "cloudformation.amazonaws.com"
@@ -40,10 +41,7 @@ class ProductAssetBucket(Construct):
             self,
             "AccessLogs",
             encryption=s3.BucketEncryption.S3_MANAGED,  # server access logging delivers to SSE-S3 only
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            enforce_ssl=True,
-            versioned=True,
+            **BUCKET_BASELINE,
             removal_policy=RemovalPolicy.RETAIN,
         )
         acknowledge(
@@ -57,10 +55,7 @@ class ProductAssetBucket(Construct):
             "Bucket",
             bucket_name=asset_bucket_name(stack.account, stack.region),
             encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            enforce_ssl=True,
-            versioned=True,
+            **BUCKET_BASELINE,
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix="assets/",
             # Published versions keep pointing at their code objects: never delete them with the stack.

@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from types import MappingProxyType
+from typing import Any
+
 from aws_cdk import Aws, Duration, RemovalPolicy
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from product.compliance import acknowledge
+
+# Every bucket of the repository: no public access, no ACLs, TLS only, versioned.
+BUCKET_BASELINE: Mapping[str, Any] = MappingProxyType(
+    {
+        "block_public_access": s3.BlockPublicAccess.BLOCK_ALL,
+        "object_ownership": s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+        "enforce_ssl": True,
+        "versioned": True,
+    }
+)
 
 
 class AuditBuckets(Construct):
@@ -33,10 +47,7 @@ class AuditBuckets(Construct):
             bucket_name=f"payment-access-logs-{unique}",
             # S3 server access logging can only deliver to SSE-S3 buckets, not SSE-KMS.
             encryption=s3.BucketEncryption.S3_MANAGED,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            enforce_ssl=True,
-            versioned=True,
+            **BUCKET_BASELINE,
             lifecycle_rules=[
                 s3.LifecycleRule(
                     expiration=Duration.days(log_retention_days),
@@ -58,10 +69,7 @@ class AuditBuckets(Construct):
             encryption=s3.BucketEncryption.KMS,
             encryption_key=key,
             bucket_key_enabled=True,
-            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
-            enforce_ssl=True,
-            versioned=True,
+            **BUCKET_BASELINE,
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix="audit-bucket/",
             lifecycle_rules=[
