@@ -16,16 +16,14 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-import os
 from typing import Any
 
 import audit_log
-import boto3
 import payment_events
 import payments_store
 import runtime_config
+import telemetry
 import validation
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.idempotency import (
@@ -38,7 +36,6 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyPersistenceLayerError,
     IdempotencyValidationError,
 )
-from botocore.config import Config
 
 IDEMPOTENCY_TTL_SECONDS = 24 * 60 * 60
 # Stable prefix of the idempotency record ids (the Powertools default embeds the Lambda function name,
@@ -47,19 +44,8 @@ IDEMPOTENCY_KEY_PREFIX = "payments-api.create_payment"
 REPLAYED_HEADER = "Idempotent-Replayed"
 
 CONFIG = runtime_config.RuntimeConfig(runtime_config.API_VARIABLES)
-SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "payments-api"
-
-logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE, patch_modules=("boto3",))
-metrics = Metrics(service=SERVICE, namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "PaymentPlatform")
-if CONFIG.get("ENVIRONMENT"):
-    metrics.set_default_dimensions(environment=CONFIG.get("ENVIRONMENT"))
-
-_boto_config = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
-_session = boto3.session.Session()
-dynamodb_client = _session.client("dynamodb", config=_boto_config)
-s3_client = _session.client("s3", config=_boto_config)
-events_client = _session.client("events", config=_boto_config)
+logger, tracer, metrics = telemetry.observability("payments-api", CONFIG.get("ENVIRONMENT"))
+dynamodb_client, s3_client, events_client = telemetry.clients("dynamodb", "s3", "events")
 
 store = payments_store.PaymentsStore(dynamodb_client, CONFIG.get("PAYMENTS_TABLE_NAME"))
 

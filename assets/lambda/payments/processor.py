@@ -12,33 +12,22 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 from typing import TYPE_CHECKING, Any
 
-import boto3
 import payment_events
 import payments_store
 import runtime_config
+import telemetry
 import validation
-from aws_lambda_powertools import Logger, Metrics, Tracer
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from botocore.config import Config
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 CONFIG = runtime_config.RuntimeConfig(runtime_config.PROCESSOR_VARIABLES)
-SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME") or "payments-processor"
-
-logger = Logger(service=SERVICE)
-tracer = Tracer(service=SERVICE, patch_modules=("boto3",))
-metrics = Metrics(service=SERVICE, namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE") or "PaymentPlatform")
-if CONFIG.get("ENVIRONMENT"):
-    metrics.set_default_dimensions(environment=CONFIG.get("ENVIRONMENT"))
-
-_boto_config = Config(connect_timeout=2, read_timeout=5, retries={"mode": "standard", "max_attempts": 3})
-dynamodb_client = boto3.session.Session().client("dynamodb", config=_boto_config)
+logger, tracer, metrics = telemetry.observability("payments-processor", CONFIG.get("ENVIRONMENT"))
+(dynamodb_client,) = telemetry.clients("dynamodb")
 store = payments_store.PaymentsStore(dynamodb_client, CONFIG.get("PAYMENTS_TABLE_NAME"))
 
 # Report failures record by record, even when the whole batch fails (no exception, no batch retry).
