@@ -36,7 +36,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-ASSET_ROOT = Path(__file__).resolve().parents[1] / "assets" / "lambda" / "payments"
+ROOT = Path(__file__).resolve().parents[1]
+ASSET_ROOT = ROOT / "assets" / "lambda" / "payments"
+sys.path.insert(0, str(ROOT))
+from tests.runtime.sample_request import VALID_BODY  # noqa: E402  the runtime tests' baseline request
+
 DUMMY_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_ACCESS_KEY_ID": "bench",
@@ -231,16 +235,7 @@ def bench_requests(requests: int) -> None:
     api.persistence_layer.client = fake_dynamodb
     api.s3_client, api.events_client = FakeS3(), FakeEvents()
 
-    body = json.dumps(
-        {
-            "amount": 1250,
-            "currency": "USD",
-            "merchant_id": "merchant_42",
-            "source": "tok_visa_4242424242424242",
-            "description": "Order #1001",
-            "metadata": {"order_id": "1001", "channel": "web"},
-        }
-    )
+    body = json.dumps(VALID_BODY)
     context = Context()
     with contextlib.redirect_stdout(sink):
         created = api.handler(_event("POST", "/payments", body, key="replayed-key"), context)

@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from payments_testkit import VALID_BODY
+from sample_request import VALID_BODY
 
 KEY = "corpus-key-0001"
 _SAME = object()

@@ -43,15 +43,6 @@ FUNCTION_ENV = {
     "POWERTOOLS_METRICS_NAMESPACE": "PaymentProcessingTest",
 }
 
-VALID_BODY: dict[str, Any] = {
-    "amount": 1250,
-    "currency": "USD",
-    "merchant_id": "merchant_42",
-    "source": "tok_visa_4242424242424242",
-    "description": "Order #1001",
-    "metadata": {"order_id": "1001", "channel": "web"},
-}
-
 
 @dataclass
 class FakeLambdaContext:

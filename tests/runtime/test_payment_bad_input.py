@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 from payments_corpus import BAD_CASES, BadCase
-from payments_testkit import VALID_BODY, rest_event
+from payments_testkit import rest_event
+from sample_request import VALID_BODY
 
 
 def test_corpus_is_large_and_ids_are_unique():

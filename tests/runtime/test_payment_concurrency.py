@@ -6,7 +6,8 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from payments_testkit import VALID_BODY, FakeLambdaContext
+from payments_testkit import FakeLambdaContext
+from sample_request import VALID_BODY
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ import uuid
 
 import pytest
 import validation
-from payments_testkit import AUDIT_BUCKET, PAYMENTS_TABLE, VALID_BODY, FakeLambdaContext, rest_event
+from payments_testkit import AUDIT_BUCKET, PAYMENTS_TABLE, FakeLambdaContext, rest_event
+from sample_request import VALID_BODY
 
 ISO_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z")
 PUBLIC_FIELDS = {"id", "status", "amount", "currency", "merchant_id", "created_at"}

@@ -12,10 +12,10 @@ from payments_testkit import (
     EVENT_BUS,
     IDEMPOTENCY_TABLE,
     PAYMENTS_TABLE,
-    VALID_BODY,
     FakeLambdaContext,
     sqs_event,
 )
+from sample_request import VALID_BODY
 
 INTERNAL_WORDS = ("Throttl", "ClientError", "Traceback", PAYMENTS_TABLE, IDEMPOTENCY_TABLE, AUDIT_BUCKET, EVENT_BUS)
 

@@ -12,7 +12,8 @@ import payments_store
 import pytest
 import runtime_config
 from botocore.exceptions import ClientError
-from payments_testkit import ASSET_ROOT, VALID_BODY, FakeLambdaContext, rest_event, sqs_event
+from payments_testkit import ASSET_ROOT, FakeLambdaContext, rest_event, sqs_event
+from sample_request import VALID_BODY
 
 # --- Environment -----------------------------------------------------------------------------------
 

@@ -7,7 +7,8 @@ import uuid
 
 import pytest
 from botocore.exceptions import ClientError
-from payments_testkit import PAYMENTS_TABLE, VALID_BODY, FakeLambdaContext, sqs_event
+from payments_testkit import PAYMENTS_TABLE, FakeLambdaContext, sqs_event
+from sample_request import VALID_BODY
 
 
 def create(client, key: str, **changes) -> dict:

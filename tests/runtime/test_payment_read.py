@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from payments_testkit import VALID_BODY, rest_event
+from payments_testkit import rest_event
+from sample_request import VALID_BODY
 
 
 def test_get_returns_the_payment_as_created(client, aws):

@@ -9,7 +9,8 @@ import pytest
 import validation
 from hypothesis import given
 from hypothesis import strategies as st
-from payments_testkit import VALID_BODY, property_settings
+from payments_testkit import property_settings
+from sample_request import VALID_BODY
 
 SUPPORTED = sorted(validation.CURRENCY_EXPONENTS)
 
