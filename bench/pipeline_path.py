@@ -65,8 +65,10 @@ def main() -> int:
         elapsed = time.perf_counter() - started
     path, assets = describe("this pipeline (serial assets, one deploy action per stack)", ours)
     default_path, default_assets = describe("CDK defaults (parallel assets, change-set prepare + execute)", defaults)
-    print(f"\ncritical path: {path} vs {default_path} with CDK defaults (target {TARGET_PATH} vs {TARGET_DEFAULTS}); "
-          f"asset actions: {assets} vs {default_assets} (target exactly {TARGET_ASSET_ACTIONS})")  # fmt: skip
+    print(
+        f"\ncritical path: {path} vs {default_path} with CDK defaults (target {TARGET_PATH} vs {TARGET_DEFAULTS}); "
+        f"asset actions: {assets} vs {default_assets} (target exactly {TARGET_ASSET_ACTIONS})"
+    )
     print(f"(two synths of the pipeline stack in {elapsed:.1f} s)")
     met = (path, assets) == (TARGET_PATH, TARGET_ASSET_ACTIONS) and default_path == TARGET_DEFAULTS
     return 0 if met or not args.strict else 1

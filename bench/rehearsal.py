@@ -1,6 +1,6 @@
 """Rehearsal cost: the dev rehearsal (emulator, bootstrap, deploy, smoke) and the whole promotion.
 
-Each run is a fresh `python -m pipeline.rehearsal` process on one cloud assembly synthesized here once
+Each run is a fresh `python -m rehearsal` process on one cloud assembly synthesized here once
 (the checks that `make run` runs first are `make test`'s, timed by CI, not here). Targets from the issue:
 dev rehearsal <= 60 s, whole promotion <= 3 min, on 2 cores.
 
@@ -22,7 +22,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipeline.rehearsal import cdk_cli  # noqa: E402 - after the repository root is on sys.path
+from rehearsal import cdk_cli  # noqa: E402 - after the repository root is on sys.path
 
 TARGETS_S = {"dev rehearsal (deploy + smoke)": 60.0, "whole promotion (--approve)": 180.0}
 
@@ -30,9 +30,13 @@ TARGETS_S = {"dev rehearsal (deploy + smoke)": 60.0, "whole promotion (--approve
 def _timed(args: list[str], reports: Path) -> tuple[float, dict]:
     started = time.monotonic()
     completed = subprocess.run(
-        [sys.executable, "-m", "pipeline.rehearsal", *args, "--reports", str(reports)],
-        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False,
-    )  # fmt: skip
+        [sys.executable, "-m", "rehearsal", *args, "--reports", str(reports)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        check=False,
+    )
     seconds = time.monotonic() - started
     if completed.returncode != 0:
         sys.exit(f"rehearsal failed (exit {completed.returncode}):\n{completed.stdout[-3000:]}")

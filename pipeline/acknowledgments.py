@@ -26,79 +26,143 @@ if TYPE_CHECKING:
 
 Finding = tuple[str, str]
 
-INLINE = ("PCI.DSS.321-IAMNoInlinePolicy", "CDK Pipelines grants each pipeline role its permissions as one inline "
-          "policy scoped to this pipeline's own bucket, key and projects; it is deleted with the role")  # fmt: skip
+INLINE = (
+    "PCI.DSS.321-IAMNoInlinePolicy",
+    "CDK Pipelines grants each pipeline role its permissions as one inline "
+    "policy scoped to this pipeline's own bucket, key and projects; it is deleted with the role",
+)
 SOURCE_VIA_PIPELINE = (
     "PCI.DSS.321-CodeBuildProjectSourceRepoUrl",
     "source type CODEPIPELINE: the project receives the commit as a pipeline artifact and never reaches the "
     "git host; the repository is read only through the CodeConnections connection (OAuth app), no credentials",
 )
 KMS_DATA_KEYS = (
-    ("AwsSolutions-IAM5[Action::kms:GenerateDataKey*]", "data-key actions on the pipeline key only (grant_* on "
-     "the KMS-encrypted artifact bucket or topic)"),
-)  # fmt: skip
-KMS_REENCRYPT = (("AwsSolutions-IAM5[Action::kms:ReEncrypt*]", "re-encrypt actions on the pipeline key only "
-                  "(grant_read_write on the KMS-encrypted artifact bucket)"),)  # fmt: skip
+    (
+        "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
+        "data-key actions on the pipeline key only (grant_* on the KMS-encrypted artifact bucket or topic)",
+    ),
+)
+KMS_REENCRYPT = (
+    (
+        "AwsSolutions-IAM5[Action::kms:ReEncrypt*]",
+        "re-encrypt actions on the pipeline key only (grant_read_write on the KMS-encrypted artifact bucket)",
+    ),
+)
 ARTIFACTS_READ = (
     ("AwsSolutions-IAM5[Action::s3:GetObject*]", "Bucket.grant_read on the pipeline's artifact bucket only"),
     ("AwsSolutions-IAM5[Action::s3:GetBucket*]", "Bucket.grant_read on the pipeline's artifact bucket only"),
     ("AwsSolutions-IAM5[Action::s3:List*]", "Bucket.grant_read on the pipeline's artifact bucket only"),
 )
 ARTIFACTS_WRITE = (
-    ("AwsSolutions-IAM5[Action::s3:DeleteObject*]", "Bucket.grant_read_write: CodePipeline replaces the "
-     "action's output artifacts in the pipeline's own artifact bucket"),
-    ("AwsSolutions-IAM5[Action::s3:Abort*]", "Bucket.grant_read_write: aborting its own multipart uploads of "
-     "artifacts to the pipeline's artifact bucket"),
-)  # fmt: skip
+    (
+        "AwsSolutions-IAM5[Action::s3:DeleteObject*]",
+        "Bucket.grant_read_write: CodePipeline replaces the "
+        "action's output artifacts in the pipeline's own artifact bucket",
+    ),
+    (
+        "AwsSolutions-IAM5[Action::s3:Abort*]",
+        "Bucket.grant_read_write: aborting its own multipart uploads of artifacts to the pipeline's artifact bucket",
+    ),
+)
 SELF_MUTATION = (
-    ("AwsSolutions-IAM5[Resource::*]", "CDK Pipelines' self-mutation: cloudformation:DescribeStacks and "
-     "s3:ListBucket, which the CDK CLI calls before it assumes the bootstrap deploy role"),
-    ("AwsSolutions-IAM5[Resource::arn:*:iam::{account}:role/*]", "sts:AssumeRole only on roles tagged "
-     "aws-cdk:bootstrap-role = deploy / file-publishing / image-publishing (condition on the statement)"),
-)  # fmt: skip
+    (
+        "AwsSolutions-IAM5[Resource::*]",
+        "CDK Pipelines' self-mutation: cloudformation:DescribeStacks and "
+        "s3:ListBucket, which the CDK CLI calls before it assumes the bootstrap deploy role",
+    ),
+    (
+        "AwsSolutions-IAM5[Resource::arn:*:iam::{account}:role/*]",
+        "sts:AssumeRole only on roles tagged "
+        "aws-cdk:bootstrap-role = deploy / file-publishing / image-publishing (condition on the statement)",
+    ),
+)
 ASSET_PUBLISHING = (
-    ("AwsSolutions-IAM5[Resource::*]", "CDK Pipelines' shared asset role is also the CodeBuild action role: "
-     "codebuild:StartBuild/BatchGetBuilds/StopBuild, whose project is created with the role (a cycle)"),
-    ("AwsSolutions-IAM5[Resource::arn:aws:logs:{region}:{account}:log-group:/aws/codebuild/*]", "the shared "
-     "asset role writes build logs of the asset projects, which are named after the role is made"),
-    ("AwsSolutions-IAM5[Resource::arn:aws:codebuild:{region}:{account}:report-group/*]", "the shared asset "
-     "role's CodeBuild report permissions (no reports are produced by asset publishing)"),
-)  # fmt: skip
+    (
+        "AwsSolutions-IAM5[Resource::*]",
+        "CDK Pipelines' shared asset role is also the CodeBuild action role: "
+        "codebuild:StartBuild/BatchGetBuilds/StopBuild, whose project is created with the role (a cycle)",
+    ),
+    (
+        "AwsSolutions-IAM5[Resource::arn:aws:logs:{region}:{account}:log-group:/aws/codebuild/*]",
+        "the shared asset role writes build logs of the asset projects, which are named after the role is made",
+    ),
+    (
+        "AwsSolutions-IAM5[Resource::arn:aws:codebuild:{region}:{account}:report-group/*]",
+        "the shared asset role's CodeBuild report permissions (no reports are produced by asset publishing)",
+    ),
+)
 SMOKE_SCOPE = (
-    ("AwsSolutions-IAM5[Resource::arn:aws:execute-api:{region}:{account}:*/{stage}/*]", "SigV4 calls to the "
-     "{env} API stage only; the API id is not known to the pipeline stack (no cross-stage references)"),
-    ("AwsSolutions-IAM5[Resource::arn:aws:apigateway:{region}::/restapis/*/stages/{stage}]", "WAF association "
-     "lookup for the {env} API stage only; the API id is not known to the pipeline stack"),
-    ("AwsSolutions-IAM5[Resource::arn:aws:cloudformation:{region}:{account}:stack/{stack}/*]", "DescribeStacks "
-     "and GetTemplate of the {env} stage stack; the trailing * is the stack id CloudFormation assigns"),
-    ("AwsSolutions-IAM5[Resource::arn:aws:cloudwatch:{region}:{account}:alarm:payment-{env}-*]",
-     "DescribeAlarms of the {env} alarms, all named payment-{env}-<what>"),
-    ("AwsSolutions-IAM5[Resource::arn:aws:kms:{region}:{account}:key/*]", "the stage key's id is not known to "
-     "the pipeline: decrypt only through DynamoDB and S3 (kms:ViaService), describe only the key aliased "
-     "alias/payment-{env} (kms:ResourceAliases)"),
-    ("AwsSolutions-IAM5[Resource::arn:aws:lambda:{region}:{account}:function:payment-api-{env}:*]",
-     "configuration and alias reads of the {env} payment API function's versions and alias"),
-    ("AwsSolutions-IAM5[Resource::arn:aws:lambda:{region}:{account}:function:payment-processor-{env}:*]",
-     "configuration and alias reads of the {env} event processor's versions and aliases"),
-    ("AwsSolutions-IAM5[Resource::arn:aws:s3:::payment-audit-logs-{env}-{account}-{region}/*]", "GetObject "
-     "of the {env} audit bucket's objects, to check the API wrote its audit record"),
-    ("AwsSolutions-IAM5[Resource::arn:aws:sns:{region}:{account}:payment-*-alerts-{env}]",
-     "GetTopicAttributes of the three {env} alert topics (operations, security, cost)"),
-    ("AwsSolutions-IAM5[Resource::arn:aws:wafv2:{region}:{account}:regional/webacl/payment-api-{env}/*]",
-     "the {env} web ACL; the trailing * is the id WAF assigns"),
-    ("AwsSolutions-IAM5[Resource::arn:aws:apigateway:{region}::/restapis/*/resources]", "apigateway:GET of "
-     "the API's routes (read only); the API id is not known to the pipeline stack"),
-    ("AwsSolutions-IAM5[Resource::arn:aws:lambda:{region}:{account}:event-source-mapping:*]", "read of the "
-     "processor's SQS event source mapping, whose UUID Lambda assigns at deploy time"),
-    ("AwsSolutions-IAM5[Resource::arn:aws:events:{region}:{account}:rule/{stack}-*]", "ListTargetsByRule of "
-     "the {env} stack's rules on the default bus, named by CloudFormation after the stack"),
-    ("AwsSolutions-IAM5[Resource::arn:aws:events:{region}:{account}:rule/payment-events-{env}/{stack}-*]",
-     "ListTargetsByRule of the {env} stack's rules on the {env} payment bus"),
-    ("AwsSolutions-IAM5[Resource::arn:aws:logs:{region}:{account}:log-group:*]", "logs:DescribeLogGroups "
-     "authorises on all log groups of the account and region (service authorization reference); read only"),
-    ("AwsSolutions-IAM5[Resource::*]", "autoscaling:DescribeAutoScalingGroups, ec2:DescribeLaunchTemplateVersions "
-     "and ec2:DescribeFlowLogs support no resource-level permissions; read-only metadata"),
-)  # fmt: skip
+    (
+        "AwsSolutions-IAM5[Resource::arn:aws:execute-api:{region}:{account}:*/{stage}/*]",
+        "SigV4 calls to the "
+        "{env} API stage only; the API id is not known to the pipeline stack (no cross-stage references)",
+    ),
+    (
+        "AwsSolutions-IAM5[Resource::arn:aws:apigateway:{region}::/restapis/*/stages/{stage}]",
+        "WAF association lookup for the {env} API stage only; the API id is not known to the pipeline stack",
+    ),
+    (
+        "AwsSolutions-IAM5[Resource::arn:aws:cloudformation:{region}:{account}:stack/{stack}/*]",
+        "DescribeStacks "
+        "and GetTemplate of the {env} stage stack; the trailing * is the stack id CloudFormation assigns",
+    ),
+    (
+        "AwsSolutions-IAM5[Resource::arn:aws:cloudwatch:{region}:{account}:alarm:payment-{env}-*]",
+        "DescribeAlarms of the {env} alarms, all named payment-{env}-<what>",
+    ),
+    (
+        "AwsSolutions-IAM5[Resource::arn:aws:kms:{region}:{account}:key/*]",
+        "the stage key's id is not known to "
+        "the pipeline: decrypt only through DynamoDB and S3 (kms:ViaService), describe only the key aliased "
+        "alias/payment-{env} (kms:ResourceAliases)",
+    ),
+    (
+        "AwsSolutions-IAM5[Resource::arn:aws:lambda:{region}:{account}:function:payment-api-{env}:*]",
+        "configuration and alias reads of the {env} payment API function's versions and alias",
+    ),
+    (
+        "AwsSolutions-IAM5[Resource::arn:aws:lambda:{region}:{account}:function:payment-processor-{env}:*]",
+        "configuration and alias reads of the {env} event processor's versions and aliases",
+    ),
+    (
+        "AwsSolutions-IAM5[Resource::arn:aws:s3:::payment-audit-logs-{env}-{account}-{region}/*]",
+        "GetObject of the {env} audit bucket's objects, to check the API wrote its audit record",
+    ),
+    (
+        "AwsSolutions-IAM5[Resource::arn:aws:sns:{region}:{account}:payment-*-alerts-{env}]",
+        "GetTopicAttributes of the three {env} alert topics (operations, security, cost)",
+    ),
+    (
+        "AwsSolutions-IAM5[Resource::arn:aws:wafv2:{region}:{account}:regional/webacl/payment-api-{env}/*]",
+        "the {env} web ACL; the trailing * is the id WAF assigns",
+    ),
+    (
+        "AwsSolutions-IAM5[Resource::arn:aws:apigateway:{region}::/restapis/*/resources]",
+        "apigateway:GET of the API's routes (read only); the API id is not known to the pipeline stack",
+    ),
+    (
+        "AwsSolutions-IAM5[Resource::arn:aws:lambda:{region}:{account}:event-source-mapping:*]",
+        "read of the processor's SQS event source mapping, whose UUID Lambda assigns at deploy time",
+    ),
+    (
+        "AwsSolutions-IAM5[Resource::arn:aws:events:{region}:{account}:rule/{stack}-*]",
+        "ListTargetsByRule of the {env} stack's rules on the default bus, named by CloudFormation after the stack",
+    ),
+    (
+        "AwsSolutions-IAM5[Resource::arn:aws:events:{region}:{account}:rule/payment-events-{env}/{stack}-*]",
+        "ListTargetsByRule of the {env} stack's rules on the {env} payment bus",
+    ),
+    (
+        "AwsSolutions-IAM5[Resource::arn:aws:logs:{region}:{account}:log-group:*]",
+        "logs:DescribeLogGroups "
+        "authorises on all log groups of the account and region (service authorization reference); read only",
+    ),
+    (
+        "AwsSolutions-IAM5[Resource::*]",
+        "autoscaling:DescribeAutoScalingGroups, ec2:DescribeLaunchTemplateVersions "
+        "and ec2:DescribeFlowLogs support no resource-level permissions; read-only metadata",
+    ),
+)
 
 
 def acknowledge_pipeline_findings(stack: PaymentPipelineStack) -> None:
@@ -119,19 +183,23 @@ def acknowledge_pipeline_findings(stack: PaymentPipelineStack) -> None:
     synth = stack.pipeline.synth_project
     _on_project(synth, ctx, INLINE, *rw)
     mutation = stack.pipeline.self_mutation_project
-    _on_project(mutation, ctx, INLINE, *ARTIFACTS_READ, artifacts, *KMS_DATA_KEYS, *KMS_REENCRYPT,
-                *_format(SELF_MUTATION, ctx))  # fmt: skip
+    _on_project(
+        mutation, ctx, INLINE, *ARTIFACTS_READ, artifacts, *KMS_DATA_KEYS, *KMS_REENCRYPT, *_format(SELF_MUTATION, ctx)
+    )
     assets = stack.pipeline.node.find_child("Assets")
-    _on_policy(assets.node.find_child("FileRole"), INLINE, *ARTIFACTS_READ, artifacts,
-               *_format(ASSET_PUBLISHING, ctx))  # fmt: skip
+    _on_policy(assets.node.find_child("FileRole"), INLINE, *ARTIFACTS_READ, artifacts, *_format(ASSET_PUBLISHING, ctx))
     for publisher in assets.node.children:  # one project, or one per asset if publishing in parallel
         if isinstance(publisher.node.default_child, codebuild.CfnProject):
             acknowledge(publisher, SOURCE_VIA_PIPELINE)
 
     for environment, step in stack.smoke_steps.items():
         stage = stack.stages[environment]
-        scope = {**ctx, "env": environment, "stage": profile_for(environment).api_stage_name,
-                 "stack": stage.stack.stack_name}  # fmt: skip
+        scope = {
+            **ctx,
+            "env": environment,
+            "stage": profile_for(environment).api_stage_name,
+            "stack": stage.stack.stack_name,
+        }
         _on_project(step.project, ctx, INLINE, *rw, *_format(SMOKE_SCOPE, scope))
 
 
@@ -141,8 +209,11 @@ def _format(findings: tuple[Finding, ...], values: dict[str, str]) -> list[Findi
 
 def _bucket_objects(stack: PaymentPipelineStack) -> Finding:
     bucket_id = Stack.of(stack).get_logical_id(stack.artifact_bucket.node.default_child)  # type: ignore[arg-type]
-    return (f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/*]", "objects of the pipeline's own artifact bucket: "
-            "each execution writes artifacts under keys CodePipeline chooses")  # fmt: skip
+    return (
+        f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/*]",
+        "objects of the pipeline's own artifact bucket: "
+        "each execution writes artifacts under keys CodePipeline chooses",
+    )
 
 
 def _action_role(pipeline: codepipeline.Pipeline, stage_name: str, action: codepipeline.IAction) -> IConstruct:
@@ -163,10 +234,16 @@ def _on_project(project: codebuild.IProject, ctx: dict[str, str], *findings: Fin
     """A CodeBuild project: its source finding on the project, its role's findings on the role's policy."""
     project_id = Stack.of(project).get_logical_id(project.node.default_child)  # type: ignore[arg-type]
     codebuild_defaults = (
-        (f"AwsSolutions-IAM5[Resource::arn:aws:logs:{ctx['region']}:{ctx['account']}:log-group:/aws/codebuild/"
-         f"<{project_id}>:*]", "CodeBuild's own grant: log streams of this project's log group"),
-        (f"AwsSolutions-IAM5[Resource::arn:aws:codebuild:{ctx['region']}:{ctx['account']}:report-group/"
-         f"<{project_id}>-*]", "CodeBuild's own grant: report groups named after this project"),
-    )  # fmt: skip
+        (
+            f"AwsSolutions-IAM5[Resource::arn:aws:logs:{ctx['region']}:{ctx['account']}:log-group:/aws/codebuild/"
+            f"<{project_id}>:*]",
+            "CodeBuild's own grant: log streams of this project's log group",
+        ),
+        (
+            f"AwsSolutions-IAM5[Resource::arn:aws:codebuild:{ctx['region']}:{ctx['account']}:report-group/"
+            f"<{project_id}>-*]",
+            "CodeBuild's own grant: report groups named after this project",
+        ),
+    )
     acknowledge(project.node.default_child, SOURCE_VIA_PIPELINE)  # type: ignore[arg-type]
     _on_policy(project.role, *findings, *codebuild_defaults)

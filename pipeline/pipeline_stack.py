@@ -98,8 +98,9 @@ class PaymentPipelineStack(Stack):
             )
         )
         self.artifact_bucket = self._artifact_bucket()
-        self.approval_topic = self._topic("ApprovalTopic", "Payment platform: prod release awaiting approval",
-                                          source_settings.approver_emails)  # fmt: skip
+        self.approval_topic = self._topic(
+            "ApprovalTopic", "Payment platform: prod release awaiting approval", source_settings.approver_emails
+        )
         self.notification_topic = self._topic(
             "NotificationTopic",
             "Payment platform pipeline: failed runs and pending approvals",
@@ -138,8 +139,12 @@ class PaymentPipelineStack(Stack):
         self.smoke_steps: dict[str, pipelines.CodeBuildStep] = {}
         for environment in ENVIRONMENT_NAMES:
             stage = PaymentStage(self, environment, settings=delivery)
-            smoke = smoke_step(stage, source=self.source, scope=self,
-                               report_group=self.report_groups[f"smoke{environment.capitalize()}"])  # fmt: skip
+            smoke = smoke_step(
+                stage,
+                source=self.source,
+                scope=self,
+                report_group=self.report_groups[f"smoke{environment.capitalize()}"],
+            )
             pre = [self._approval(source_settings)] if environment == PROD else []
             self.pipeline.add_stage(stage, pre=pre, post=[smoke])
             self.stages[environment] = stage
@@ -177,9 +182,12 @@ class PaymentPipelineStack(Stack):
         acknowledge(
             self.access_logs,
             ("PCI.DSS.321-S3DefaultEncryptionKMS", "S3 server access logging delivers only to SSE-S3 buckets"),
-            ("PCI.DSS.321-S3BucketReplicationEnabled", "access logs of the artifact bucket are operational data "
-             "kept 90 days; the release record is the pipeline's execution history"),
-        )  # fmt: skip
+            (
+                "PCI.DSS.321-S3BucketReplicationEnabled",
+                "access logs of the artifact bucket are operational data "
+                "kept 90 days; the release record is the pipeline's execution history",
+            ),
+        )
         artifacts = s3.Bucket(
             self,
             "Artifacts",
@@ -196,9 +204,12 @@ class PaymentPipelineStack(Stack):
         )
         acknowledge(
             artifacts,
-            ("PCI.DSS.321-S3BucketReplicationEnabled", "pipeline artifacts are rebuilt from git by re-running "
-             "the pipeline; replicating them to a second region would protect nothing that git does not"),
-        )  # fmt: skip
+            (
+                "PCI.DSS.321-S3BucketReplicationEnabled",
+                "pipeline artifacts are rebuilt from git by re-running "
+                "the pipeline; replicating them to a second region would protect nothing that git does not",
+            ),
+        )
         return artifacts
 
     def _topic(self, construct_id: str, display_name: str, emails: tuple[str, ...]) -> sns.Topic:

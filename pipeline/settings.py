@@ -67,11 +67,19 @@ class StageTarget:
 def _check_singletons(stages: tuple[StageTarget, ...]) -> None:
     """One GuardDuty detector per account and region, one AWS-services cost monitor per account."""
     for key, attribute, scope_of, limit in (
-        ("createGuardDutyDetector", "create_guardduty_detector", lambda s: (s.account, s.region),
-         "GuardDuty allows one detector per account and region"),
-        ("createAccountCostMonitor", "create_account_cost_monitor", lambda s: (s.account,),
-         "Cost Explorer allows one AWS-services monitor per account"),
-    ):  # fmt: skip
+        (
+            "createGuardDutyDetector",
+            "create_guardduty_detector",
+            lambda s: (s.account, s.region),
+            "GuardDuty allows one detector per account and region",
+        ),
+        (
+            "createAccountCostMonitor",
+            "create_account_cost_monitor",
+            lambda s: (s.account,),
+            "Cost Explorer allows one AWS-services monitor per account",
+        ),
+    ):
         owners: dict[tuple[str, ...], list[str]] = {}
         for stage in stages:
             if getattr(stage, attribute):

@@ -50,8 +50,9 @@ def env_var_name(output_id: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", output_id).upper()
 
 
-def smoke_step(stage: PaymentStage, *, source: pipelines.IFileSetProducer,
-               report_group: codebuild.IReportGroup, scope: Stack) -> pipelines.CodeBuildStep:  # fmt: skip
+def smoke_step(
+    stage: PaymentStage, *, source: pipelines.IFileSetProducer, report_group: codebuild.IReportGroup, scope: Stack
+) -> pipelines.CodeBuildStep:
     """The smoke `CodeBuildStep` that runs after `stage` deployed (add it to the stage's `post`)."""
     environment = stage.environment
     report_dir = REPORT_DIR.format(environment=environment)

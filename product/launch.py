@@ -315,8 +315,9 @@ def provision(sc: Any, request: LaunchRequest, progress: Progress, *, cfn: Any =
     except ClientError as error:
         code = error.response["Error"].get("Code")
         if code in ("InvalidParametersException", "DuplicateResourceException", "ResourceNotFoundException"):
-            raise LaunchError(f"Service Catalog refused the launch: {error.response['Error'].get('Message')}",
-                              EXIT_INPUT) from error  # fmt: skip
+            raise LaunchError(
+                f"Service Catalog refused the launch: {error.response['Error'].get('Message')}", EXIT_INPUT
+            ) from error
         raise
     detail = response["RecordDetail"]
     progress.accepted = detail.get("ProvisionedProductId") or request.name
@@ -362,8 +363,14 @@ def provisioned_outputs(sc: Any, name: str) -> dict[str, str]:
     return {o["OutputKey"]: o.get("OutputValue", "") for o in response.get("Outputs", [])}
 
 
-def run_smoke(stack: str, *, region: str | None, out: TextIO, command: Path | None = None,
-              runner: Callable[..., subprocess.CompletedProcess[bytes]] = subprocess.run) -> None:  # fmt: skip
+def run_smoke(
+    stack: str,
+    *,
+    region: str | None,
+    out: TextIO,
+    command: Path | None = None,
+    runner: Callable[..., subprocess.CompletedProcess[bytes]] = subprocess.run,
+) -> None:
     """Run the repository's smoke suite against the provisioned stack."""
     command = command or SMOKE_COMMAND
     if not command.is_file():
@@ -398,8 +405,9 @@ def _matching(pattern: str, what: str) -> Callable[[str], str]:
 
 
 def parser() -> argparse.ArgumentParser:
-    root = argparse.ArgumentParser(prog="python -m product.launch", description=__doc__,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    root = argparse.ArgumentParser(
+        prog="python -m product.launch", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     root.add_argument("--region", help="AWS region of the catalog (default: the boto3 chain)")
     root.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT_S, help="seconds to wait (default 3600)")
     commands = root.add_subparsers(dest="command", required=True)
@@ -412,16 +420,29 @@ def parser() -> argparse.ArgumentParser:
     launch.add_argument("--name", type=name_check, help="provisioned product name (default payment-<suffix>)")
     # Values are checked against the chosen version's own parameter constraints before anything launches.
     launch.add_argument("--profile", required=True, help="environment profile: dev, staging or prod")
-    launch.add_argument("--suffix", required=True,
-                        help="suffix of every physical name; unique per launch in the account and region")  # fmt: skip
+    launch.add_argument(
+        "--suffix", required=True, help="suffix of every physical name; unique per launch in the account and region"
+    )
     launch.add_argument("--email", help="e-mail subscribed to the alert topics")
     launch.add_argument("--guardduty", action="store_true", help="create the account's GuardDuty detector")
     launch.add_argument("--shield", action="store_true", help="CloudFront + Shield Advanced protection")
     launch.add_argument("--account-cost-monitor", action="store_true", help="the account's services cost monitor")
-    launch.add_argument("--parameter", type=_key_value, action="append", default=[], metavar="KEY=VALUE",
-                        help="any other product parameter")  # fmt: skip
-    launch.add_argument("--tag", type=_key_value, action="append", default=[], metavar="KEY=VALUE",
-                        help="tag from the portfolio's TagOptions, e.g. cost-center=CC-1001")  # fmt: skip
+    launch.add_argument(
+        "--parameter",
+        type=_key_value,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="any other product parameter",
+    )
+    launch.add_argument(
+        "--tag",
+        type=_key_value,
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="tag from the portfolio's TagOptions, e.g. cost-center=CC-1001",
+    )
     launch.add_argument("--smoke", action="store_true", help="run scripts/smoke against the stack afterwards")
     launch.add_argument("--terminate-after", action="store_true", help="terminate at the end (a rehearsal)")
 

@@ -152,9 +152,12 @@ class PaymentService(Construct):
             create_account_monitor=options.create_account_cost_monitor,
         )
         self.network = PaymentNetwork(
-            self, "Network", name_suffix=suffix, nat_gateways=profile.nat_gateways,
+            self,
+            "Network",
+            name_suffix=suffix,
+            nat_gateways=profile.nat_gateways,
             flow_log_group=self.logs.log_group("FlowLogs"),
-        )  # fmt: skip
+        )
         self.fleet = ReconciliationFleet(
             self, "Fleet", name_suffix=suffix, vpc=self.network.vpc, capacity=profile.fleet
         )

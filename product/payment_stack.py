@@ -70,6 +70,11 @@ def service_outputs(service: PaymentService, environment: str) -> list[tuple[str
         ("KeyArn", s.keys.key.key_arn, "Customer-managed KMS key"),
     ]
     if s.shield is not None:
-        outputs.append(("EdgeUrl", f"https://{s.shield.distribution.domain_name}/",
-                        "CloudFront entry point protected by Shield Advanced"))  # fmt: skip
+        outputs.append(
+            (
+                "EdgeUrl",
+                f"https://{s.shield.distribution.domain_name}/",
+                "CloudFront entry point protected by Shield Advanced",
+            )
+        )
     return outputs

@@ -17,8 +17,30 @@ RemovalMode = Literal["destroy", "retain"]
 # Lambda's documented limits; CloudWatch Logs accepts only these retention periods.
 LAMBDA_MEMORY_MB = (128, 10_240)
 LAMBDA_TIMEOUT_S = (1, 900)
-LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192,
-                      2557, 2922, 3288, 3653)  # fmt: skip
+LOG_RETENTION_DAYS = (
+    1,
+    3,
+    5,
+    7,
+    14,
+    30,
+    60,
+    90,
+    120,
+    150,
+    180,
+    365,
+    400,
+    545,
+    731,
+    1096,
+    1827,
+    2192,
+    2557,
+    2922,
+    3288,
+    3653,
+)
 WAF_RATE_LIMIT = (10, 2_000_000_000)
 PCI_MIN_LOG_RETENTION_DAYS = 365
 MIN_AUDIT_RETENTION_DAYS = 365

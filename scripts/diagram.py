@@ -131,8 +131,9 @@ def configured_stages() -> tuple[Any, ...]:
 
 def synthesize(outdir: Path) -> None:
     print(f"diagram: cdk synth -> {outdir}")
-    result = subprocess.run(["cdk", "synth", "--quiet", "--no-notices", "-o", str(outdir)], cwd=REPOSITORY_ROOT,
-                            check=False)  # fmt: skip
+    result = subprocess.run(
+        ["cdk", "synth", "--quiet", "--no-notices", "-o", str(outdir)], cwd=REPOSITORY_ROOT, check=False
+    )
     if result.returncode != 0:
         fail("cdk synth failed (see above); the pictures are drawn from the synthesized templates")
 
@@ -192,8 +193,16 @@ def render(
     edge_attr = {"fontsize": "13", "fontname": "Helvetica", "fontcolor": "#2C3E50"}
     title = f"{model['title']}\n{caption}"
     drawn: dict[str, Any] = {}
-    with Diagram(title, filename=str(stem), outformat=["png", "svg"], show=False, direction=direction,
-                 graph_attr=graph_attr, node_attr=node_attr, edge_attr=edge_attr):  # fmt: skip
+    with Diagram(
+        title,
+        filename=str(stem),
+        outformat=["png", "svg"],
+        show=False,
+        direction=direction,
+        graph_attr=graph_attr,
+        node_attr=node_attr,
+        edge_attr=edge_attr,
+    ):
         clusters = {c["id"]: c["label"] for c in model["clusters"]}
         for node in model["nodes"]:
             if not node.get("cluster"):
@@ -209,8 +218,11 @@ def render(
         _spread_unconnected(model, drawn)
         for edge in model["edges"]:
             style = edge.get("style", "solid")
-            drawn[edge["from"]] >> Edge(label=edge.get("label", ""), style=style,
-                                        color=EDGE_COLOURS.get(style, "#34495E")) >> drawn[edge["to"]]  # fmt: skip
+            (
+                drawn[edge["from"]]
+                >> Edge(label=edge.get("label", ""), style=style, color=EDGE_COLOURS.get(style, "#34495E"))
+                >> drawn[edge["to"]]
+            )
     _inline_svg_images(stem.with_suffix(".svg"))
 
 
@@ -276,16 +288,19 @@ def main(argv: list[str] | None = None) -> int:
         text_file = args.output / f"{name}.json"
         text = to_text(model)
         if not text_file.is_file() or text_file.read_text() != text:
-            stale.append(text_file.relative_to(REPOSITORY_ROOT) if text_file.is_relative_to(REPOSITORY_ROOT)
-                         else text_file)  # fmt: skip
+            stale.append(
+                text_file.relative_to(REPOSITORY_ROOT) if text_file.is_relative_to(REPOSITORY_ROOT) else text_file
+            )
             text_file.write_text(text)
         render(model, args.output / name, **LAYOUTS.get(name, {}))
         print(f"diagram: {args.output / name}.png, .svg  ({model['source']['kind']})")
     if stale:
         print("diagram: regenerated (were stale or missing): " + ", ".join(map(str, stale)))
         if args.check:
-            print("diagram: the committed diagram models are stale: run 'make diagram' and commit docs/architecture/",
-                  file=sys.stderr)  # fmt: skip
+            print(
+                "diagram: the committed diagram models are stale: run 'make diagram' and commit docs/architecture/",
+                file=sys.stderr,
+            )
             return 1
     return 0
 

@@ -88,8 +88,12 @@ def render(value: Any) -> str:
     if isinstance(value, dict) and len(value) == 1:
         ((key, inner),) = value.items()
         if key == "Ref":
-            return {"AWS::AccountId": "<account>", "AWS::Region": "<region>", "AWS::Partition": "aws",
-                    "AWS::URLSuffix": "amazonaws.com"}.get(inner, f"<{inner}>")  # fmt: skip
+            return {
+                "AWS::AccountId": "<account>",
+                "AWS::Region": "<region>",
+                "AWS::Partition": "aws",
+                "AWS::URLSuffix": "amazonaws.com",
+            }.get(inner, f"<{inner}>")
         if key == "Fn::Join":
             separator, parts = inner
             return separator.join(render(part) for part in parts)

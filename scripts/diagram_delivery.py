@@ -92,8 +92,15 @@ def _pipeline_model(stack_name: str, logical_id: str, template: Template) -> Mod
             node_id = f"{stage['Name']}/{action['Name']}"
             kind = _ACTION_KIND.get((type_id.get("Category"), type_id.get("Provider")), "action")
             name = action["Name"]
-            nodes.append({"id": node_id, "kind": kind, "cluster": stage_id, "name": name,
-                          "details": [str(type_id.get("Provider", "")), *_action_details(action)]})  # fmt: skip
+            nodes.append(
+                {
+                    "id": node_id,
+                    "kind": kind,
+                    "cluster": stage_id,
+                    "name": name,
+                    "details": [str(type_id.get("Provider", "")), *_action_details(action)],
+                }
+            )
             configuration = action.get("Configuration", {})
             if type_id.get("Category") == "Source" and "BranchName" in configuration and not triggers:
                 push_node["details"] = [f"branch {configuration['BranchName']}"]
@@ -117,30 +124,73 @@ def _planned_model(stages: Sequence[Any]) -> Model:
     clusters = [{"id": "stage:Source", "label": "Source"}, {"id": "stage:Build", "label": "Synth and checks"}]
     nodes: list[dict[str, Any]] = [
         {"id": "push", "kind": "push", "cluster": "", "name": "git push", "details": ["configured branch"]},
-        {"id": "Source/repository", "kind": "source", "cluster": "stage:Source", "name": "Source",
-         "details": ["CodeStar connection"]},
-        {"id": "Build/Synth", "kind": "build", "cluster": "stage:Build", "name": "Synth",
-         "details": ["scripts/check: lint, unit tests,", "cdk-nag gate, cfn-lint, synth"]},
-        {"id": "Build/SelfMutate", "kind": "build", "cluster": "stage:Build", "name": "SelfMutate",
-         "details": ["pipeline updates itself"]},
-    ]  # fmt: skip
+        {
+            "id": "Source/repository",
+            "kind": "source",
+            "cluster": "stage:Source",
+            "name": "Source",
+            "details": ["CodeStar connection"],
+        },
+        {
+            "id": "Build/Synth",
+            "kind": "build",
+            "cluster": "stage:Build",
+            "name": "Synth",
+            "details": ["scripts/check: lint, unit tests,", "cdk-nag gate, cfn-lint, synth"],
+        },
+        {
+            "id": "Build/SelfMutate",
+            "kind": "build",
+            "cluster": "stage:Build",
+            "name": "SelfMutate",
+            "details": ["pipeline updates itself"],
+        },
+    ]
     chain = ["push", "Source/repository", "Build/Synth", "Build/SelfMutate"]
     for stage in stages:
         environment = stage.environment
         stage_id = f"stage:{environment}"
         clusters.append({"id": stage_id, "label": f"{environment} ({stage.account} / {stage.region})"})
         if environment == "prod":
-            nodes.append({"id": f"{environment}/Approval", "kind": "approval", "cluster": stage_id,
-                          "name": "Manual approval", "details": ["staging smoke report linked"]})  # fmt: skip
+            nodes.append(
+                {
+                    "id": f"{environment}/Approval",
+                    "kind": "approval",
+                    "cluster": stage_id,
+                    "name": "Manual approval",
+                    "details": ["staging smoke report linked"],
+                }
+            )
             chain.append(f"{environment}/Approval")
-        nodes.append({"id": f"{environment}/Deploy", "kind": "deploy", "cluster": stage_id,
-                      "name": f"Deploy {environment}", "details": [f"{environment}-PaymentStack"]})  # fmt: skip
-        nodes.append({"id": f"{environment}/Smoke", "kind": "test", "cluster": stage_id, "name": "Smoke tests",
-                      "details": ["boto3 suite, JUnit report"]})  # fmt: skip
+        nodes.append(
+            {
+                "id": f"{environment}/Deploy",
+                "kind": "deploy",
+                "cluster": stage_id,
+                "name": f"Deploy {environment}",
+                "details": [f"{environment}-PaymentStack"],
+            }
+        )
+        nodes.append(
+            {
+                "id": f"{environment}/Smoke",
+                "kind": "test",
+                "cluster": stage_id,
+                "name": "Smoke tests",
+                "details": ["boto3 suite, JUnit report"],
+            }
+        )
         chain += [f"{environment}/Deploy", f"{environment}/Smoke"]
     clusters.append({"id": "stage:Catalog", "label": "Catalog"})
-    nodes.append({"id": "Catalog/Publish", "kind": "catalog", "cluster": "stage:Catalog",
-                  "name": "Publish catalog version", "details": ["Service Catalog product"]})  # fmt: skip
+    nodes.append(
+        {
+            "id": "Catalog/Publish",
+            "kind": "catalog",
+            "cluster": "stage:Catalog",
+            "name": "Publish catalog version",
+            "details": ["Service Catalog product"],
+        }
+    )
     chain.append("Catalog/Publish")
     return {
         "title": "Delivery flow (planned)",

@@ -212,9 +212,9 @@ class _Product:
             cluster, service = PRIMARY.get(resource_type, ("other", resource_type))
             node_id = f"*{resource_type}" if resource_type in AGGREGATED else self._relative(lid)
             node = self.nodes.setdefault(
-                node_id, {"id": node_id, "type": resource_type, "cluster": cluster, "service": service,
-                          "members": []},
-            )  # fmt: skip
+                node_id,
+                {"id": node_id, "type": resource_type, "cluster": cluster, "service": service, "members": []},
+            )
             node["members"].append(lid)
             self.node_of[lid] = node_id
 
@@ -269,14 +269,21 @@ class _Product:
         key = (source, target) if (target, source) not in self.edges else (target, source)
         existing = self.edges.get(key)
         if existing is None or rank > existing["rank"]:
-            self.edges[key] = {"from": source, "to": target, "labels": [label] if label else [], "style": style,
-                               "rank": rank}  # fmt: skip
+            self.edges[key] = {
+                "from": source,
+                "to": target,
+                "labels": [label] if label else [],
+                "style": style,
+                "rank": rank,
+            }
         elif rank == existing["rank"] and label and label not in existing["labels"]:
             existing["labels"].append(label)
 
     def external(self, node_id: str, label: str, cluster: str, kind: str) -> str:
-        self.nodes.setdefault(node_id, {"id": node_id, "type": kind, "cluster": cluster, "service": label,
-                                        "members": [], "external": True})  # fmt: skip
+        self.nodes.setdefault(
+            node_id,
+            {"id": node_id, "type": kind, "cluster": cluster, "service": label, "members": [], "external": True},
+        )
         return node_id
 
     def owner(self, lid: str | None) -> str | None:
@@ -303,8 +310,7 @@ class _Product:
         if function is None:
             return
         props = self.props(lid)
-        self.edge(self.owner(lid), self.owner(function), f"{props.get('HttpMethod', '')} {self._api_path(lid)}",
-                  rank=3)  # fmt: skip
+        self.edge(self.owner(lid), self.owner(function), f"{props.get('HttpMethod', '')} {self._api_path(lid)}", rank=3)
 
     def _api_path(self, method: str) -> str:
         parts: list[str] = []
@@ -317,15 +323,24 @@ class _Product:
     def _edges_AWS_Lambda_EventSourceMapping(self, lid: str) -> None:  # noqa: N802
         batch = self.props(lid).get("BatchSize")
         label = f"event source mapping{f', batches of {batch}' if batch else ''}"
-        self.edge(self.owner(self.first_ref(lid, "EventSourceArn")), self.owner(self.first_ref(lid, "FunctionName")),
-                  label, rank=3)  # fmt: skip
+        self.edge(
+            self.owner(self.first_ref(lid, "EventSourceArn")),
+            self.owner(self.first_ref(lid, "FunctionName")),
+            label,
+            rank=3,
+        )
 
     def _edges_AWS_SQS_Queue(self, lid: str) -> None:  # noqa: N802
         redrive = self.props(lid).get("RedrivePolicy")
         target = self.first_ref(lid, "RedrivePolicy")
         if isinstance(redrive, dict) and target:
-            self.edge(self.owner(lid), self.owner(target), f"after {redrive.get('maxReceiveCount')} receives",
-                      style="dashed", rank=3)  # fmt: skip
+            self.edge(
+                self.owner(lid),
+                self.owner(target),
+                f"after {redrive.get('maxReceiveCount')} receives",
+                style="dashed",
+                rank=3,
+            )
 
     def _edges_AWS_Events_Rule(self, lid: str) -> None:  # noqa: N802
         props = self.props(lid)
@@ -361,8 +376,12 @@ class _Product:
                 self.edge(self.owner(lid), self.owner(target), _access(actions), rank=2)
 
     def _edges_AWS_WAFv2_WebACLAssociation(self, lid: str) -> None:  # noqa: N802
-        self.edge(self.owner(self.first_ref(lid, "WebACLArn")), self.owner(self.first_ref(lid, "ResourceArn")),
-                  "inspects every request", rank=3)  # fmt: skip
+        self.edge(
+            self.owner(self.first_ref(lid, "WebACLArn")),
+            self.owner(self.first_ref(lid, "ResourceArn")),
+            "inspects every request",
+            rank=3,
+        )
 
     def _edges_AWS_CloudWatch_Alarm(self, lid: str) -> None:  # noqa: N802
         for path, target in self.refs[lid]:
@@ -398,8 +417,7 @@ class _Product:
         update = self.resources[lid].get("UpdatePolicy", {}).get("CodeDeployLambdaAliasUpdate", {})
         for _, group in references(update, self.resources):
             if self.type_of(group) == "AWS::CodeDeploy::DeploymentGroup":
-                self.edge(self.owner(group), self.owner(lid), f"shifts alias {self.props(lid).get('Name', '')}",
-                          rank=3)  # fmt: skip
+                self.edge(self.owner(group), self.owner(lid), f"shifts alias {self.props(lid).get('Name', '')}", rank=3)
 
     def _edges_AWS_CloudFront_Distribution(self, lid: str) -> None:  # noqa: N802
         origin = self.first_ref(lid, "DistributionConfig", "Origins")
@@ -466,8 +484,11 @@ class _Product:
         clients = self.external("clients", label, "", "external:clients")
         entry = [n for n in sorted(self.nodes) if self.nodes[n]["type"] == "AWS::CloudFront::Distribution"]
         if not entry:
-            entry = [e["from"] for e in self.edges.values() if e["to"] in apis and
-                     self.nodes[e["from"]]["type"] == "AWS::WAFv2::WebACL"]  # fmt: skip
+            entry = [
+                e["from"]
+                for e in self.edges.values()
+                if e["to"] in apis and self.nodes[e["from"]]["type"] == "AWS::WAFv2::WebACL"
+            ]
         for target in entry or apis[:1]:
             self.edge(clients, target, "HTTPS", rank=3)
 
@@ -549,18 +570,27 @@ class _Product:
     def _label_AWS_WAFv2_WebACL(self, members: list[str]) -> tuple[str, list[str]]:  # noqa: N802
         props = self.props(members[0])
         statements = [rule.get("Statement", {}) for rule in props.get("Rules", [])]
-        details = [f"rate limit {s['RateBasedStatement'].get('Limit')} / 5 min / IP"
-                   for s in statements if "RateBasedStatement" in s]  # fmt: skip
+        details = [
+            f"rate limit {s['RateBasedStatement'].get('Limit')} / 5 min / IP"
+            for s in statements
+            if "RateBasedStatement" in s
+        ]
         details.append(f"{sum(1 for s in statements if 'ManagedRuleGroupStatement' in s)} AWS managed rule groups")
         return self.name(props.get("Name", "")), details
 
     def _label_AWS_KMS_Key(self, members: list[str]) -> tuple[str, list[str]]:  # noqa: N802
         key = members[0]
         users = {r for r, refs in self.refs.items() if any(t == key for _, t in refs)}
-        services = sorted({self.type_of(r).split("::")[1] for r in users
-                           if not self.type_of(r).startswith(("AWS::IAM::", "AWS::KMS::"))})  # fmt: skip
-        aliases = [self.name(self.props(a).get("AliasName", "")) for a in sorted(users)
-                   if self.type_of(a) == "AWS::KMS::Alias"]  # fmt: skip
+        services = sorted(
+            {
+                self.type_of(r).split("::")[1]
+                for r in users
+                if not self.type_of(r).startswith(("AWS::IAM::", "AWS::KMS::"))
+            }
+        )
+        aliases = [
+            self.name(self.props(a).get("AliasName", "")) for a in sorted(users) if self.type_of(a) == "AWS::KMS::Alias"
+        ]
         rotation = "rotation on" if self.props(key).get("EnableKeyRotation") else "rotation OFF"
         return ", ".join(aliases), [rotation, "used by " + ", ".join(services)]
 
@@ -611,8 +641,11 @@ class _Product:
         ]
 
     def _label_AWS_XRay_Group(self, members: list[str]) -> tuple[str, list[str]]:  # noqa: N802
-        rules = [self.props(r).get("SamplingRule", {}) for r in self.resources
-                 if self.type_of(r) == "AWS::XRay::SamplingRule"]  # fmt: skip
+        rules = [
+            self.props(r).get("SamplingRule", {})
+            for r in self.resources
+            if self.type_of(r) == "AWS::XRay::SamplingRule"
+        ]
         details = [f"sampling {float(r.get('FixedRate', 0)) * 100:g}%" for r in rules]
         return self.name(self.props(members[0]).get("GroupName", "")), details + self._fed_by("AWS::XRay::Group")
 

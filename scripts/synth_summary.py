@@ -27,8 +27,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {args.assembly} is not a cloud assembly; run 'make synth' first", file=sys.stderr)
         return 2
     # Service Catalog product templates are assets of their catalog stack, not stacks: listed after them.
-    products = [(path.name.removesuffix(".product.template.json"), path, {"environment": "launch account/region"})
-                for path in sorted(args.assembly.rglob("*.product.template.json"))]  # fmt: skip
+    products = [
+        (path.name.removesuffix(".product.template.json"), path, {"environment": "launch account/region"})
+        for path in sorted(args.assembly.rglob("*.product.template.json"))
+    ]
     for name, template_path, artifact in [*stacks(args.assembly), *products]:
         template = json.loads(template_path.read_text())
         resources = Counter(r["Type"] for r in template.get("Resources", {}).values())

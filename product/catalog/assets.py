@@ -47,9 +47,12 @@ class ProductAssetBucket(Construct):
         acknowledge(
             self.access_logs,
             ("PCI.DSS.321-S3DefaultEncryptionKMS", "S3 server access logging delivers only to SSE-S3 buckets"),
-            ("PCI.DSS.321-S3BucketReplicationEnabled", "access logs of the product's code bucket; the code is "
-             "rebuilt from the repository, so no second copy is kept"),
-        )  # fmt: skip
+            (
+                "PCI.DSS.321-S3BucketReplicationEnabled",
+                "access logs of the product's code bucket; the code is "
+                "rebuilt from the repository, so no second copy is kept",
+            ),
+        )
         self.bucket = s3.Bucket(
             self,
             "Bucket",
@@ -63,11 +66,17 @@ class ProductAssetBucket(Construct):
         )
         acknowledge(
             self.bucket,
-            ("PCI.DSS.321-S3DefaultEncryptionKMS", "holds only the product's Lambda code zips (no cardholder "
-             "data); SSE-S3 lets launch roles in shared accounts read them without a cross-account key grant"),
-            ("PCI.DSS.321-S3BucketReplicationEnabled", "the code objects are rebuilt from the repository by any "
-             "catalog deployment; versioning keeps every published object"),
-        )  # fmt: skip
+            (
+                "PCI.DSS.321-S3DefaultEncryptionKMS",
+                "holds only the product's Lambda code zips (no cardholder "
+                "data); SSE-S3 lets launch roles in shared accounts read them without a cross-account key grant",
+            ),
+            (
+                "PCI.DSS.321-S3BucketReplicationEnabled",
+                "the code objects are rebuilt from the repository by any "
+                "catalog deployment; versioning keeps every published object",
+            ),
+        )
 
     def allow_reads_via_cloudformation(self, grants: list[tuple[str, iam.IPrincipal, str]]) -> None:
         """Let launch roles read objects, but only inside a CloudFormation operation; deny them otherwise.
@@ -110,28 +119,54 @@ class ProductAssetBucket(Construct):
         for handler in handlers:
             acknowledge(
                 handler,
-                (f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::{source}/*]", "aws-cdk's BucketDeployment "
-                 "reads the objects of the CDK bootstrap asset bucket it copies from"),
-                (f"AwsSolutions-IAM5[Resource::<{destination}.Arn>/*]", "aws-cdk's BucketDeployment writes the "
-                 "product's code objects into the asset bucket"),
-                ("PCI.DSS.321-CloudWatchLogGroupEncrypted", "aws-cdk's BucketDeployment handler logs only copy "
-                 "progress (object keys of code zips), no cardholder data"),
-                ("AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-                 "AWSLambdaBasicExecutionRole]", "aws-cdk's BucketDeployment handler: the AWS-managed basic "
-                 "execution policy only lets it write its own logs"),
-                ("AwsSolutions-IAM5[Action::s3:GetObject*]", "aws-cdk's BucketDeployment reads the CDK asset "
-                 "objects it copies; the grant is scoped to the bootstrap asset bucket"),
-                ("AwsSolutions-IAM5[Action::s3:GetBucket*]", "aws-cdk's BucketDeployment grant on the source and "
-                 "destination buckets only"),
-                ("AwsSolutions-IAM5[Action::s3:List*]", "aws-cdk's BucketDeployment lists the source and "
-                 "destination buckets only"),
-                ("AwsSolutions-IAM5[Action::s3:DeleteObject*]", "aws-cdk's BucketDeployment grant on the asset "
-                 "bucket (prune is off, so it never deletes published code)"),
-                ("AwsSolutions-IAM5[Action::s3:Abort*]", "aws-cdk's BucketDeployment aborts its own multipart "
-                 "uploads into the asset bucket"),
-                ("AwsSolutions-L1", "aws-cdk pins the BucketDeployment handler's runtime; it runs only while the "
-                 "catalog deploys"),
+                (
+                    f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:s3:::{source}/*]",
+                    "aws-cdk's BucketDeployment reads the objects of the CDK bootstrap asset bucket it copies from",
+                ),
+                (
+                    f"AwsSolutions-IAM5[Resource::<{destination}.Arn>/*]",
+                    "aws-cdk's BucketDeployment writes the product's code objects into the asset bucket",
+                ),
+                (
+                    "PCI.DSS.321-CloudWatchLogGroupEncrypted",
+                    "aws-cdk's BucketDeployment handler logs only copy "
+                    "progress (object keys of code zips), no cardholder data",
+                ),
+                (
+                    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                    "AWSLambdaBasicExecutionRole]",
+                    "aws-cdk's BucketDeployment handler: the AWS-managed basic "
+                    "execution policy only lets it write its own logs",
+                ),
+                (
+                    "AwsSolutions-IAM5[Action::s3:GetObject*]",
+                    "aws-cdk's BucketDeployment reads the CDK asset "
+                    "objects it copies; the grant is scoped to the bootstrap asset bucket",
+                ),
+                (
+                    "AwsSolutions-IAM5[Action::s3:GetBucket*]",
+                    "aws-cdk's BucketDeployment grant on the source and destination buckets only",
+                ),
+                (
+                    "AwsSolutions-IAM5[Action::s3:List*]",
+                    "aws-cdk's BucketDeployment lists the source and destination buckets only",
+                ),
+                (
+                    "AwsSolutions-IAM5[Action::s3:DeleteObject*]",
+                    "aws-cdk's BucketDeployment grant on the asset "
+                    "bucket (prune is off, so it never deletes published code)",
+                ),
+                (
+                    "AwsSolutions-IAM5[Action::s3:Abort*]",
+                    "aws-cdk's BucketDeployment aborts its own multipart uploads into the asset bucket",
+                ),
+                (
+                    "AwsSolutions-L1",
+                    "aws-cdk pins the BucketDeployment handler's runtime; it runs only while the catalog deploys",
+                ),
                 ("PCI.DSS.321-LambdaInsideVPC", "aws-cdk's deploy-time copy function talks only to S3 APIs"),
-                ("PCI.DSS.321-IAMNoInlinePolicy", "aws-cdk's BucketDeployment grants its handler an inline policy "
-                 "scoped to the two buckets"),
-            )  # fmt: skip
+                (
+                    "PCI.DSS.321-IAMNoInlinePolicy",
+                    "aws-cdk's BucketDeployment grants its handler an inline policy scoped to the two buckets",
+                ),
+            )

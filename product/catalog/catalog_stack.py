@@ -125,9 +125,9 @@ class PaymentCatalogStack(Stack):
         missing = [
             snapshot_file(self.history, self.product_stack, v.name)
             for v in versions
-            if v.published and not (self.snapshot_directory / snapshot_file(self.history, self.product_stack, v.name))
-            .is_file()
-        ]  # fmt: skip
+            if v.published
+            and not (self.snapshot_directory / snapshot_file(self.history, self.product_stack, v.name)).is_file()
+        ]
         if missing:
             raise ConfigurationError(
                 f"published product versions have no snapshot in {self.snapshot_directory}: {', '.join(missing)}. "
@@ -199,21 +199,31 @@ class PaymentCatalogStack(Stack):
             )
             acknowledge(
                 share,
-                ("AwsSolutions-IAM5[Resource::*]", "Organizations describe calls that Service Catalog makes while "
-                 "sharing support no resource-level permissions"),
-                ("PCI.DSS.321-IAMNoInlinePolicy", "aws-cdk's AwsCustomResource writes its policy inline; it holds "
-                 "only the portfolio-share calls"),
-            )  # fmt: skip
+                (
+                    "AwsSolutions-IAM5[Resource::*]",
+                    "Organizations describe calls that Service Catalog makes while "
+                    "sharing support no resource-level permissions",
+                ),
+                (
+                    "PCI.DSS.321-IAMNoInlinePolicy",
+                    "aws-cdk's AwsCustomResource writes its policy inline; it holds only the portfolio-share calls",
+                ),
+            )
         for handler in adopt(self, AWS_CUSTOM_RESOURCE_HANDLER):
             acknowledge(
                 handler,
-                ("AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-                 "AWSLambdaBasicExecutionRole]", "aws-cdk's AwsCustomResource handler: the AWS-managed basic "
-                 "execution policy only lets it write its own logs"),
+                (
+                    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                    "AWSLambdaBasicExecutionRole]",
+                    "aws-cdk's AwsCustomResource handler: the AWS-managed basic "
+                    "execution policy only lets it write its own logs",
+                ),
                 ("PCI.DSS.321-LambdaInsideVPC", "deploy-time SDK call to Service Catalog's API only"),
-                ("PCI.DSS.321-CloudWatchLogGroupEncrypted", "aws-cdk's AwsCustomResource handler logs only the "
-                 "share calls it makes, no cardholder data"),
-            )  # fmt: skip
+                (
+                    "PCI.DSS.321-CloudWatchLogGroupEncrypted",
+                    "aws-cdk's AwsCustomResource handler logs only the share calls it makes, no cardholder data",
+                ),
+            )
 
     def _let_launch_roles_read_assets(self) -> None:
         role = self.launch_role.role

@@ -105,8 +105,9 @@ SC_STACKS = (
 )
 
 
-def _grant(sid: str, actions: list[str], resources: list[str], findings: tuple[tuple[str, str], ...] = (),
-           **kwargs: object) -> _Grant:  # fmt: skip
+def _grant(
+    sid: str, actions: list[str], resources: list[str], findings: tuple[tuple[str, str], ...] = (), **kwargs: object
+) -> _Grant:
     statement = iam.PolicyStatement(sid=sid, actions=actions, resources=resources, **kwargs)  # type: ignore[arg-type]
     size = sum(len(a) + 3 for a in actions) + 150 + len(json.dumps(kwargs.get("conditions", {}), default=str))
     return _Grant(statement, size, findings)
@@ -175,12 +176,16 @@ class ProductLaunchRole(Construct):
                 "PassProductRolesToTheirServices",
                 ["iam:PassRole"],
                 [f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/*"],
-                (("AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*]",
-                  "the product's role names are generated at launch; PassRole is limited by iam:PassedToService "
-                  "to the services those roles trust"),),
+                (
+                    (
+                        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/*]",
+                        "the product's role names are generated at launch; PassRole is limited by iam:PassedToService "
+                        "to the services those roles trust",
+                    ),
+                ),
                 conditions={"StringEquals": {"iam:PassedToService": trusted_services(product)}},
             )
-        )  # fmt: skip
+        )
         namespaces = {t.split("::")[1].lower() for t in self.resource_types}
         linked = sorted(SERVICE_LINKED_ROLES[n] for n in namespaces if n in SERVICE_LINKED_ROLES)
         if "iam:CreateServiceLinkedRole" in self.actions and linked:
@@ -189,22 +194,31 @@ class ProductLaunchRole(Construct):
                     "ServiceLinkedRolesOfTheProductsServices",
                     ["iam:CreateServiceLinkedRole"],
                     [f"arn:{Aws.PARTITION}:iam::{Aws.ACCOUNT_ID}:role/aws-service-role/*"],
-                    (("AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/"
-                      "aws-service-role/*]", "service-linked roles have AWS-defined paths; iam:AWSServiceName "
-                      "limits them to the product's services"),),
+                    (
+                        (
+                            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:iam::<AWS::AccountId>:role/"
+                            "aws-service-role/*]",
+                            "service-linked roles have AWS-defined paths; iam:AWSServiceName "
+                            "limits them to the product's services",
+                        ),
+                    ),
                     conditions={"StringEquals": {"iam:AWSServiceName": linked}},
                 )
-            )  # fmt: skip
+            )
         if {"ssm:GetParameter", "ssm:GetParameters"} & set(self.actions):
             grants.append(
                 _grant(
                     "PublicAmiParameters",
                     ["ssm:GetParameter", "ssm:GetParameters"],
                     [f"arn:{Aws.PARTITION}:ssm:{Aws.REGION}::parameter/aws/service/*"],
-                    (("AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>::parameter/aws/service/*]",
-                      "AWS's public parameters (the fleet's AMI), readable by every account anyway"),),
+                    (
+                        (
+                            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>::parameter/aws/service/*]",
+                            "AWS's public parameters (the fleet's AMI), readable by every account anyway",
+                        ),
+                    ),
                 )
-            )  # fmt: skip
+            )
         return grants
 
     @staticmethod

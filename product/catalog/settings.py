@@ -77,13 +77,23 @@ class CatalogSettings:
         if not isinstance(raw, Mapping):
             raise ConfigurationError(f"context {CONTEXT_KEY!r} must be an object of catalog settings")
         known = {
-            "account", "region", "portfolioName", "providerName", "productName", "productOwner", "supportEmail",
-            "principals", "shareWithAccounts", "shareWithOrganization", "tagOptions",
-        }  # fmt: skip
+            "account",
+            "region",
+            "portfolioName",
+            "providerName",
+            "productName",
+            "productOwner",
+            "supportEmail",
+            "principals",
+            "shareWithAccounts",
+            "shareWithOrganization",
+            "tagOptions",
+        }
         unknown = sorted(set(raw) - known)
         if unknown:
-            raise ConfigurationError(f"unknown key(s) {', '.join(f'catalog.{k}' for k in unknown)}; known: "
-                                     f"{', '.join(sorted(known))}")  # fmt: skip
+            raise ConfigurationError(
+                f"unknown key(s) {', '.join(f'catalog.{k}' for k in unknown)}; known: {', '.join(sorted(known))}"
+            )
         account = _matching(raw.get("account", default_account), _ACCOUNT, "catalog.account", "a 12-digit account id")
         region = _matching(raw.get("region", default_region), _REGION, "catalog.region", "a region such as us-east-1")
         limits = {"portfolioName": 100, "providerName": 50, "productName": 100, "productOwner": 100}
@@ -149,8 +159,12 @@ def _organization(value: object) -> OrganizationShare | None:
     unknown = sorted(set(value) - {"organizationId", "organizationalUnits"})
     if unknown:
         raise ConfigurationError(f"unknown key(s) in catalog.shareWithOrganization: {', '.join(unknown)}")
-    organization = _matching(value.get("organizationId"), _ORGANIZATION, "catalog.shareWithOrganization."
-                             "organizationId", "an organization id such as o-abc123defg")  # fmt: skip
+    organization = _matching(
+        value.get("organizationId"),
+        _ORGANIZATION,
+        "catalog.shareWithOrganization.organizationId",
+        "an organization id such as o-abc123defg",
+    )
     where = "catalog.shareWithOrganization.organizationalUnits"
     units = tuple(
         _matching(ou, _OU, f"{where}[{i}]", "an OU id such as ou-ab12-cdef3456")
@@ -164,8 +178,9 @@ def _tag_options(value: object) -> dict[str, tuple[str, ...]]:
         raise ConfigurationError("catalog.tagOptions must map a tag key to its allowed values")
     missing = [key for key in REQUIRED_TAG_OPTIONS if key not in value]
     if missing:
-        raise ConfigurationError(f"catalog.tagOptions needs the keys {', '.join(REQUIRED_TAG_OPTIONS)}; missing: "
-                                 f"{', '.join(missing)}")  # fmt: skip
+        raise ConfigurationError(
+            f"catalog.tagOptions needs the keys {', '.join(REQUIRED_TAG_OPTIONS)}; missing: {', '.join(missing)}"
+        )
     options: dict[str, tuple[str, ...]] = {}
     for key, values in value.items():
         where = f"catalog.tagOptions.{key}"

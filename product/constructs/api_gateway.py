@@ -51,8 +51,7 @@ _GATEWAY_ERRORS = {
 
 def json_schema(document: dict[str, Any]) -> apigw.JsonSchema:
     """An API Gateway `JsonSchema` from a draft-4 JSON document (the subset API Gateway supports)."""
-    unknown = set(document) - set(_SCHEMA_KEYWORDS) - {"$schema", "type", "properties", "additionalProperties",
-                                                      "items"}  # fmt: skip
+    unknown = set(document) - set(_SCHEMA_KEYWORDS) - {"$schema", "type", "properties", "additionalProperties", "items"}
     if unknown:
         raise ValueError(f"request schema uses keywords API Gateway models do not support: {sorted(unknown)}")
     kwargs: dict[str, Any] = {_SCHEMA_KEYWORDS[k]: v for k, v in document.items() if k in _SCHEMA_KEYWORDS}
@@ -164,19 +163,29 @@ class PaymentApi(Construct):
         self.api.deployment_stage = self.stage
         acknowledge(
             self.api,
-            ("AwsSolutions-COG4", "methods use IAM (SigV4) authorization: callers are platform services with "
-             "IAM identities, not end users with Cognito accounts"),
-            ("AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-             "AmazonAPIGatewayPushToCloudWatchLogs]", "the AWS-managed push-to-CloudWatch policy is the "
-             "documented role API Gateway needs for execution logs"),
-        )  # fmt: skip
+            (
+                "AwsSolutions-COG4",
+                "methods use IAM (SigV4) authorization: callers are platform services with "
+                "IAM identities, not end users with Cognito accounts",
+            ),
+            (
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                "AmazonAPIGatewayPushToCloudWatchLogs]",
+                "the AWS-managed push-to-CloudWatch policy is the documented role API Gateway needs for execution logs",
+            ),
+        )
         acknowledge(
             self.stage,
-            ("PCI.DSS.321-APIGWCacheEnabledAndEncrypted", "payment state is never cached: every read must "
-             "reflect the table, and POST responses must not be served from a cache"),
-            ("PCI.DSS.321-APIGWSSLEnabled", "Lambda proxy integration only; there is no HTTP backend to "
-             "present a client certificate to"),
-        )  # fmt: skip
+            (
+                "PCI.DSS.321-APIGWCacheEnabledAndEncrypted",
+                "payment state is never cached: every read must "
+                "reflect the table, and POST responses must not be served from a cache",
+            ),
+            (
+                "PCI.DSS.321-APIGWSSLEnabled",
+                "Lambda proxy integration only; there is no HTTP backend to present a client certificate to",
+            ),
+        )
 
     @property
     def url(self) -> str:

@@ -14,8 +14,9 @@ from product.profiles import FleetCapacity
 class ReconciliationFleet(Construct):
     """Launch template (IMDSv2, encrypted gp3, no public IP) and an Auto Scaling group sized per environment."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, name_suffix: str, vpc: ec2.IVpc,
-                 capacity: FleetCapacity) -> None:  # fmt: skip
+    def __init__(
+        self, scope: Construct, construct_id: str, *, name_suffix: str, vpc: ec2.IVpc, capacity: FleetCapacity
+    ) -> None:
         super().__init__(scope, construct_id)
         self.role = iam.Role(
             self,
@@ -26,9 +27,11 @@ class ReconciliationFleet(Construct):
         )
         acknowledge(
             self.role,
-            ("AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]",
-             "AmazonSSMManagedInstanceCore is the AWS-maintained minimum for Session Manager and patching"),
-        )  # fmt: skip
+            (
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]",
+                "AmazonSSMManagedInstanceCore is the AWS-maintained minimum for Session Manager and patching",
+            ),
+        )
         self.security_group = ec2.SecurityGroup(
             self,
             "SecurityGroup",
@@ -73,8 +76,13 @@ class ReconciliationFleet(Construct):
         )
         acknowledge(
             self.group,
-            ("Annotation::@aws-cdk/aws-autoscaling:desiredCapacitySet", "desired capacity is a per-environment "
-             "knob: a deployment is meant to reset the fleet to it"),
-            ("AwsSolutions-AS3", "launch and terminate failures reach the operations topic through an "
-             "EventBridge rule (aws.autoscaling), which can publish to the KMS-encrypted topic"),
-        )  # fmt: skip
+            (
+                "Annotation::@aws-cdk/aws-autoscaling:desiredCapacitySet",
+                "desired capacity is a per-environment knob: a deployment is meant to reset the fleet to it",
+            ),
+            (
+                "AwsSolutions-AS3",
+                "launch and terminate failures reach the operations topic through an "
+                "EventBridge rule (aws.autoscaling), which can publish to the KMS-encrypted topic",
+            ),
+        )

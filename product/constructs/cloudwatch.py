@@ -59,8 +59,12 @@ class PaymentMonitoring(Construct):
         api_dimensions = {"ApiName": watched.api_name, "Stage": watched.api_stage_name}
 
         for name, function in (("api", watched.api_function), ("processor", watched.processor_function)):
-            self._alarm(f"{name}-lambda-errors", function.metric_errors(period=PERIOD), thresholds.lambda_errors,
-                        f"{name} function errors in 5 minutes")  # fmt: skip
+            self._alarm(
+                f"{name}-lambda-errors",
+                function.metric_errors(period=PERIOD),
+                thresholds.lambda_errors,
+                f"{name} function errors in 5 minutes",
+            )
         throttles = watched.payments_table.metric_throttled_requests_for_operations(
             operations=list(THROTTLE_OPERATIONS), period=PERIOD
         )
@@ -76,11 +80,20 @@ class PaymentMonitoring(Construct):
                 statistic="Average",
                 period=PERIOD,
             )
-            self._alarm(f"dynamodb-{operation.lower()}-latency", latency, thresholds.dynamodb_latency_ms,
-                        f"payments table {operation} average latency (ms)")  # fmt: skip
+            self._alarm(
+                f"dynamodb-{operation.lower()}-latency",
+                latency,
+                thresholds.dynamodb_latency_ms,
+                f"payments table {operation} average latency (ms)",
+            )
         for metric_name, threshold in (("4XXError", thresholds.api_4xx), ("5XXError", thresholds.api_5xx)):
-            metric = cloudwatch.Metric(namespace="AWS/ApiGateway", metric_name=metric_name,
-                                       dimensions_map=api_dimensions, statistic="Sum", period=PERIOD)  # fmt: skip
+            metric = cloudwatch.Metric(
+                namespace="AWS/ApiGateway",
+                metric_name=metric_name,
+                dimensions_map=api_dimensions,
+                statistic="Sum",
+                period=PERIOD,
+            )
             self._alarm(
                 f"api-{metric_name[:3].lower()}",
                 metric,

@@ -86,7 +86,10 @@ class PaymentRelease(Construct):
         )
         acknowledge(
             self.deployment_group.role,
-            ("AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-             "AWSCodeDeployRoleForLambdaLimited]", "the AWS-managed CodeDeploy-for-Lambda policy is the "
-             "documented minimum for shifting an alias (lambda:UpdateAlias, GetAlias, alarm reads)"),
-        )  # fmt: skip
+            (
+                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                "AWSCodeDeployRoleForLambdaLimited]",
+                "the AWS-managed CodeDeploy-for-Lambda policy is the "
+                "documented minimum for shifting an alias (lambda:UpdateAlias, GetAlias, alarm reads)",
+            ),
+        )

@@ -24,9 +24,15 @@ class FunctionRole(Construct):
         """Acknowledge the findings on the grant-built policy: inline by construction, plus `wildcards`."""
         acknowledge(
             self.role,
-            ("PCI.DSS.321-IAMNoInlinePolicy", "CDK grants write one inline policy per role, scoped to "
-             "this function's own resources and deleted with the role"),
-            ("AwsSolutions-IAM5[Resource::*]", "X-Ray PutTraceSegments/PutTelemetryRecords support no "
-             "resource-level permissions (AWS service authorization reference)"),
+            (
+                "PCI.DSS.321-IAMNoInlinePolicy",
+                "CDK grants write one inline policy per role, scoped to "
+                "this function's own resources and deleted with the role",
+            ),
+            (
+                "AwsSolutions-IAM5[Resource::*]",
+                "X-Ray PutTraceSegments/PutTelemetryRecords support no "
+                "resource-level permissions (AWS service authorization reference)",
+            ),
             *wildcards,
-        )  # fmt: skip
+        )

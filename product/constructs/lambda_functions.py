@@ -110,13 +110,18 @@ class PaymentFunctions(Construct):
         r.event_bus.grant_put_events_to(self.api_role.role)
         r.key.grant_encrypt_decrypt(self.api_role.role)
         self.api_role.acknowledge_grant_policy(
-            ("AwsSolutions-IAM5[Action::s3:Abort*]", "grant_put lets the function abort its own multipart "
-             "uploads of audit objects; scoped to the audit/ prefix"),
-            (f"AwsSolutions-IAM5[Resource::<{_logical_id_hint(r.audit_bucket)}>/{AUDIT_KEY_PREFIX}*]",
-             "audit objects are keyed by date and payment id under audit/; the prefix is the narrowest scope"),
+            (
+                "AwsSolutions-IAM5[Action::s3:Abort*]",
+                "grant_put lets the function abort its own multipart "
+                "uploads of audit objects; scoped to the audit/ prefix",
+            ),
+            (
+                f"AwsSolutions-IAM5[Resource::<{_logical_id_hint(r.audit_bucket)}>/{AUDIT_KEY_PREFIX}*]",
+                "audit objects are keyed by date and payment id under audit/; the prefix is the narrowest scope",
+            ),
             ("AwsSolutions-IAM5[Action::kms:GenerateDataKey*]", "KMS data-key actions for the stage key only"),
             ("AwsSolutions-IAM5[Action::kms:ReEncrypt*]", "KMS re-encrypt actions for the stage key only"),
-        )  # fmt: skip
+        )
 
         self.processor_role = FunctionRole(
             self, "ProcessorRole", description=f"Payment event processor ({name_suffix})"
@@ -151,9 +156,12 @@ class PaymentFunctions(Construct):
         for function in (self.api, self.processor):
             acknowledge(
                 function,
-                ("PCI.DSS.321-LambdaInsideVPC", "the function reaches only AWS service APIs (IAM-authorised, TLS) "
-                 "and no resource inside the VPC; no cardholder data store is network-reachable"),
-            )  # fmt: skip
+                (
+                    "PCI.DSS.321-LambdaInsideVPC",
+                    "the function reaches only AWS service APIs (IAM-authorised, TLS) "
+                    "and no resource inside the VPC; no cardholder data store is network-reachable",
+                ),
+            )
 
     def _function(
         self,

@@ -49,12 +49,24 @@ class EdgeShieldProtection(Construct):
         )
         acknowledge(
             self.distribution,
-            ("AwsSolutions-CFR1", "payments are accepted worldwide; geo restriction is a per-merchant business "
-             "rule, not an infrastructure default"),
-            ("AwsSolutions-CFR2", "the regional web ACL on the API stage inspects every request this "
-             "distribution forwards; a second, CLOUDFRONT-scoped ACL would have to live in us-east-1"),
-            ("AwsSolutions-CFR3", "API access is logged at the stage (access logs) and by WAF; legacy CloudFront "
-             "logs need an ACL-enabled bucket, which the product does not create"),
-            ("AwsSolutions-CFR4", "no custom domain is configured, so the default *.cloudfront.net certificate "
-             "decides the minimum viewer protocol"),
-        )  # fmt: skip
+            (
+                "AwsSolutions-CFR1",
+                "payments are accepted worldwide; geo restriction is a per-merchant business "
+                "rule, not an infrastructure default",
+            ),
+            (
+                "AwsSolutions-CFR2",
+                "the regional web ACL on the API stage inspects every request this "
+                "distribution forwards; a second, CLOUDFRONT-scoped ACL would have to live in us-east-1",
+            ),
+            (
+                "AwsSolutions-CFR3",
+                "API access is logged at the stage (access logs) and by WAF; legacy CloudFront "
+                "logs need an ACL-enabled bucket, which the product does not create",
+            ),
+            (
+                "AwsSolutions-CFR4",
+                "no custom domain is configured, so the default *.cloudfront.net certificate "
+                "decides the minimum viewer protocol",
+            ),
+        )

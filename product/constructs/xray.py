@@ -9,8 +9,9 @@ from constructs import Construct
 class PaymentTracing(Construct):
     """Group with insights on, and a sampling rule at the environment's rate (API and functions trace)."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, name_suffix: str, function_names: list[str],
-                 sampling_rate: float) -> None:  # fmt: skip
+    def __init__(
+        self, scope: Construct, construct_id: str, *, name_suffix: str, function_names: list[str], sampling_rate: float
+    ) -> None:
         super().__init__(scope, construct_id)
         self.group = xray.CfnGroup(
             self,

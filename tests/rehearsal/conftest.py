@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.rehearsal import cdk_cli
-from pipeline.rehearsal.emulator import Emulator
-from pipeline.rehearsal.safety import CREDENTIAL_VARIABLES
+from rehearsal import cdk_cli
+from rehearsal.emulator import Emulator
+from rehearsal.safety import CREDENTIAL_VARIABLES
 
 
 def pytest_configure(config: pytest.Config) -> None:

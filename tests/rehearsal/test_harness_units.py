@@ -11,12 +11,12 @@ from typing import Any
 import boto3
 import pytest
 
-from pipeline.rehearsal import __main__ as cli
-from pipeline.rehearsal.assembly import catalog_stacks, stage_stacks
-from pipeline.rehearsal.event_sources import QueueMapping, SqsPoller
-from pipeline.rehearsal.gateway import LocalRestApi, Route, _route_pattern
-from pipeline.rehearsal.promotion import env_var_name, parse_faults
-from pipeline.rehearsal.safety import (
+from rehearsal import __main__ as cli
+from rehearsal.assembly import catalog_stacks, stage_stacks
+from rehearsal.event_sources import QueueMapping, SqsPoller
+from rehearsal.gateway import LocalRestApi, Route, _route_pattern
+from rehearsal.promotion import env_var_name, parse_faults
+from rehearsal.safety import (
     DUMMY_ACCESS_KEY_ID,
     DUMMY_SECRET_ACCESS_KEY,
     UnsafeEnvironmentError,
@@ -56,8 +56,10 @@ def test_accepts_a_clean_or_dummy_environment() -> None:
 def test_child_environment_has_only_the_emulator_and_dummy_credentials() -> None:
     env = emulator_environment(
         {"PATH": "/bin", "AWS_PROFILE": "x", "AWS_ENDPOINT_URL_SQS": "http://127.0.0.1:1", "CDK_DEFAULT_ACCOUNT": "2"},
-        endpoint="http://127.0.0.1:5000", account="111111111111", region="eu-west-1",
-    )  # fmt: skip
+        endpoint="http://127.0.0.1:5000",
+        account="111111111111",
+        region="eu-west-1",
+    )
     assert env["PATH"] == "/bin" and "AWS_PROFILE" not in env and "AWS_ENDPOINT_URL_SQS" not in env
     assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:5000"
     assert env["AWS_ENDPOINT_URL_S3_FOR_CLOUDFORMATION"] == "http://localhost:5000"
@@ -100,15 +102,31 @@ def test_stage_stacks_are_found_by_path_and_environment_output(tmp_path: Path) -
     legacy = tmp_path / "assembly-dev"
     for directory in (nested, legacy):
         directory.mkdir()
-    (nested / "manifest.json").write_text(json.dumps({"artifacts": {
-        "a": _stack(nested, "a", "PaymentPipeline/dev/PaymentStack", env_output, ["AWS::SNS::Topic"])}}))  # fmt: skip
-    (legacy / "manifest.json").write_text(json.dumps({"artifacts": {
-        "b": _stack(legacy, "b", "dev/PaymentStack", env_output, ["AWS::SNS::Topic"])}}))  # fmt: skip
-    (tmp_path / "manifest.json").write_text(json.dumps({"artifacts": {
-        "direct": _stack(tmp_path, "direct", "PaymentStack-dev", env_output, ["AWS::SNS::Topic"]),
-        "staging": _stack(tmp_path, "staging", "x/staging/PaymentStack", {"Environment": {"Value": "staging"}}, []),
-        "catalog": _stack(tmp_path, "catalog", "PaymentCatalog", {}, ["AWS::ServiceCatalog::Portfolio"]),
-    }}))  # fmt: skip
+    (nested / "manifest.json").write_text(
+        json.dumps(
+            {
+                "artifacts": {
+                    "a": _stack(nested, "a", "PaymentPipeline/dev/PaymentStack", env_output, ["AWS::SNS::Topic"])
+                }
+            }
+        )
+    )
+    (legacy / "manifest.json").write_text(
+        json.dumps({"artifacts": {"b": _stack(legacy, "b", "dev/PaymentStack", env_output, ["AWS::SNS::Topic"])}})
+    )
+    (tmp_path / "manifest.json").write_text(
+        json.dumps(
+            {
+                "artifacts": {
+                    "direct": _stack(tmp_path, "direct", "PaymentStack-dev", env_output, ["AWS::SNS::Topic"]),
+                    "staging": _stack(
+                        tmp_path, "staging", "x/staging/PaymentStack", {"Environment": {"Value": "staging"}}, []
+                    ),
+                    "catalog": _stack(tmp_path, "catalog", "PaymentCatalog", {}, ["AWS::ServiceCatalog::Portfolio"]),
+                }
+            }
+        )
+    )
     stages = stage_stacks(tmp_path)
     assert list(stages) == ["dev", "staging"]
     assert stages["dev"].display_name == "PaymentPipeline/dev/PaymentStack"  # the pipeline's, not the legacy one
@@ -143,25 +161,38 @@ def gateway(tmp_path: Path):
     def respond(event: dict[str, Any]) -> dict[str, Any]:
         if event["body"] == "explode":
             raise RuntimeError("handler crashed")
-        return {"statusCode": 201, "headers": {"Content-Type": "application/json", "X-Seen": event["path"]},
-                "body": json.dumps({"ok": True})}  # fmt: skip
+        return {
+            "statusCode": 201,
+            "headers": {"Content-Type": "application/json", "X-Seen": event["path"]},
+            "body": json.dumps({"ok": True}),
+        }
 
     function = _FakeFunction(respond)
     arn = "arn:aws:lambda:us-east-1:111111111111:function:payment-api-dev:live"
-    routes = [Route(m, r, _route_pattern(r), "AWS_IAM", arn, "res1")
-              for m, r in (("POST", "/payments"), ("GET", "/payments/{id}"))]  # fmt: skip
+    routes = [
+        Route(m, r, _route_pattern(r), "AWS_IAM", arn, "res1")
+        for m, r in (("POST", "/payments"), ("GET", "/payments/{id}"))
+    ]
     with (tmp_path / "access.log").open("w") as log:
-        api = LocalRestApi(api_id="abc123", stage="dev", routes=routes, functions=_FakeHost(function),
-                           region="us-east-1", account="111111111111",
-                           credentials={DUMMY_ACCESS_KEY_ID: DUMMY_SECRET_ACCESS_KEY},
-                           caller_arn="arn:aws:iam::111111111111:user/rehearsal", log=log).start()  # fmt: skip
+        api = LocalRestApi(
+            api_id="abc123",
+            stage="dev",
+            routes=routes,
+            functions=_FakeHost(function),
+            region="us-east-1",
+            account="111111111111",
+            credentials={DUMMY_ACCESS_KEY_ID: DUMMY_SECRET_ACCESS_KEY},
+            caller_arn="arn:aws:iam::111111111111:user/rehearsal",
+            log=log,
+        ).start()
         yield api, function
         api.stop()
 
 
 def _client(url: str, secret: str = DUMMY_SECRET_ACCESS_KEY, region: str = "us-east-1") -> ApiClient:
-    session = boto3.session.Session(aws_access_key_id=DUMMY_ACCESS_KEY_ID, aws_secret_access_key=secret,
-                                    region_name=region)  # fmt: skip
+    session = boto3.session.Session(
+        aws_access_key_id=DUMMY_ACCESS_KEY_ID, aws_secret_access_key=secret, region_name=region
+    )
     return ApiClient(url, session, region)
 
 
@@ -265,8 +296,13 @@ def test_poller_keeps_the_whole_batch_when_the_function_fails(tmp_path: Path) ->
 
 
 def test_output_variable_names_match_the_pipeline_convention() -> None:
-    names = {"ApiUrl": "API_URL", "PaymentsTableName": "PAYMENTS_TABLE_NAME", "WebAclArn": "WEB_ACL_ARN",
-             "KeyArn": "KEY_ARN", "EventQueueUrl": "EVENT_QUEUE_URL"}  # fmt: skip
+    names = {
+        "ApiUrl": "API_URL",
+        "PaymentsTableName": "PAYMENTS_TABLE_NAME",
+        "WebAclArn": "WEB_ACL_ARN",
+        "KeyArn": "KEY_ARN",
+        "EventQueueUrl": "EVENT_QUEUE_URL",
+    }
     for output_id, name in names.items():
         assert env_var_name(output_id) == smoke_target.env_var_name(output_id) == name
 
@@ -279,13 +315,22 @@ def test_template_values_resolve_like_cloudformation() -> None:
         "Resources": {"Key": {"Type": "AWS::KMS::Key"}, "Queue": {"Type": "AWS::SQS::Queue"}},
     }
     target = smoke_target.Target(
-        stack_name="s", stack_id="arn:aws:cloudformation:us-east-1:111111111111:stack/s/1", region="us-east-1",
-        account="111111111111", partition="aws", stage="prod", outputs={}, stack_outputs={}, output_sources={},
-        template=template, parameters={"Profile": "prod"},
+        stack_name="s",
+        stack_id="arn:aws:cloudformation:us-east-1:111111111111:stack/s/1",
+        region="us-east-1",
+        account="111111111111",
+        partition="aws",
+        stage="prod",
+        outputs={},
+        stack_outputs={},
+        output_sources={},
+        template=template,
+        parameters={"Profile": "prod"},
         physical_ids={"Key": "k-1", "Queue": "https://sqs.us-east-1.amazonaws.com/111111111111/q"},
         resource_types={"Key": "AWS::KMS::Key", "Queue": "AWS::SQS::Queue"},
-        not_emulated=smoke_target.NotEmulated(), endpoint=None,
-    )  # fmt: skip
+        not_emulated=smoke_target.NotEmulated(),
+        endpoint=None,
+    )
     assert target.resolve({"Fn::FindInMap": ["Knobs", {"Ref": "Profile"}, "Memory"]}) == 1024
     assert target.resolve({"Fn::GetAtt": ["Key", "Arn"]}) == "arn:aws:kms:us-east-1:111111111111:key/k-1"
     assert target.resolve({"Fn::GetAtt": ["Queue", "Arn"]}) == "arn:aws:sqs:us-east-1:111111111111:q"
@@ -297,16 +342,35 @@ def test_template_values_resolve_like_cloudformation() -> None:
 
 def test_report_is_escaped_and_self_contained() -> None:
     summary = {
-        "generated_at": "2026-01-01T00:00:00+00:00", "duration_s": 1.0, "result": "failed", "executed": 1, "total": 2,
-        "executed_percent": 50.0, "counts": {"passed": 0, "failed": 1, "not emulated": 1},
+        "generated_at": "2026-01-01T00:00:00+00:00",
+        "duration_s": 1.0,
+        "result": "failed",
+        "executed": 1,
+        "total": 2,
+        "executed_percent": 50.0,
+        "counts": {"passed": 0, "failed": 1, "not emulated": 1},
         "context": {"stage": "dev", "not_emulated": {"emulator": "moto", "skipped": [], "shims": []}},
         "checks": [
-            {"nodeid": "t::a", "title": "<script>alert(1)</script>", "area": "x", "outcome": "failed",
-             "duration_s": 0.1, "resources": ["AWS::X <b>"], "message": "boom <img src=x>"},
-            {"nodeid": "t::b", "title": "b", "area": "x", "outcome": "not emulated", "duration_s": 0.0,
-             "resources": [], "message": "not emulated: AWS::CloudWatch::Alarm payment-dev-api-5xx (...)"},
+            {
+                "nodeid": "t::a",
+                "title": "<script>alert(1)</script>",
+                "area": "x",
+                "outcome": "failed",
+                "duration_s": 0.1,
+                "resources": ["AWS::X <b>"],
+                "message": "boom <img src=x>",
+            },
+            {
+                "nodeid": "t::b",
+                "title": "b",
+                "area": "x",
+                "outcome": "not emulated",
+                "duration_s": 0.0,
+                "resources": [],
+                "message": "not emulated: AWS::CloudWatch::Alarm payment-dev-api-5xx (...)",
+            },
         ],
-    }  # fmt: skip
+    }
     html = render_html(summary)
     assert "<script>" not in html and "<img" not in html and "&lt;script&gt;" in html
     assert "not emulated: AWS::CloudWatch::Alarm payment-dev-api-5xx" in html

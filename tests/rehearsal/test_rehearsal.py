@@ -17,11 +17,11 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from pipeline.rehearsal import shims
-from pipeline.rehearsal.assembly import stage_stacks
-from pipeline.rehearsal.emulator import Emulator
-from pipeline.rehearsal.promotion import Console, Rehearsal, RehearsalResult, parse_faults
-from pipeline.rehearsal.safety import DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY
+from rehearsal import shims
+from rehearsal.assembly import stage_stacks
+from rehearsal.emulator import Emulator
+from rehearsal.promotion import Console, Rehearsal, RehearsalResult, parse_faults
+from rehearsal.safety import DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY
 from tests.smoke.api_client import ApiClient
 
 SMOKE = Path(__file__).resolve().parents[2] / "scripts" / "smoke"
@@ -33,8 +33,9 @@ PROVIDED_TYPES = {"AWS::CloudWatch::Alarm", "AWS::Lambda::Alias"}
 
 def _rehearsal(assembly: Path, reports: Path, emulator: Emulator, **kwargs: Any) -> tuple[Rehearsal, io.StringIO]:
     progress = io.StringIO()
-    rehearsal = Rehearsal(assembly, reports=reports, console=Console(progress), emulator=emulator,
-                          processing_timeout_s=30, **kwargs)  # fmt: skip
+    rehearsal = Rehearsal(
+        assembly, reports=reports, console=Console(progress), emulator=emulator, processing_timeout_s=30, **kwargs
+    )
     return rehearsal, progress
 
 
@@ -58,8 +59,15 @@ def test_dev_stage_deploys_and_passes_its_smoke_suite(dev: tuple[RehearsalResult
     assert result.exit_code == 0, progress
     assert stage.outcome == "passed", progress
     assert stage.counts["passed"] > 0 and stage.counts["failed"] == stage.counts["error"] == 0
-    for expected in ("dev: cdk deploy", "CREATE_COMPLETE", "dev: API http://127.0.0.1:", "dev: smoke PASSED",
-                     "rehearsal summary", "checks executed against the emulator", "PROMOTION REHEARSED"):  # fmt: skip
+    for expected in (
+        "dev: cdk deploy",
+        "CREATE_COMPLETE",
+        "dev: API http://127.0.0.1:",
+        "dev: smoke PASSED",
+        "rehearsal summary",
+        "checks executed against the emulator",
+        "PROMOTION REHEARSED",
+    ):
         assert expected in progress, f"{expected!r} not in the progress output:\n{progress}"
     print(f"\ndev: {stage.counts}, {stage.executed_percent}% of smoke checks executed against the emulator")
 
@@ -88,8 +96,9 @@ def test_reports_exist_and_parse(dev: tuple[RehearsalResult, str], reports: Path
     assert rehearsal_summary["stages"][0]["reports"]["html"].endswith("smoke/dev/report.html")
 
 
-def test_skipped_resources_are_accounted_and_never_pass(dev: tuple[RehearsalResult, str], reports: Path,
-                                                        emulator: Emulator, assembly: Path) -> None:  # fmt: skip
+def test_skipped_resources_are_accounted_and_never_pass(
+    dev: tuple[RehearsalResult, str], reports: Path, emulator: Emulator, assembly: Path
+) -> None:
     result, _ = dev
     document = json.loads((reports / "smoke" / "dev" / "not-emulated.json").read_text())
     skipped = {item["logical_id"]: item for item in document["skipped"]}
@@ -116,11 +125,16 @@ def test_skipped_resources_are_accounted_and_never_pass(dev: tuple[RehearsalResu
             assert check["message"].startswith("not emulated: AWS::"), check["message"]
 
 
-def test_eventbridge_rule_from_cloudformation_delivers_to_sqs(dev: tuple[RehearsalResult, str],
-                                                             emulator: Emulator) -> None:  # fmt: skip
+def test_eventbridge_rule_from_cloudformation_delivers_to_sqs(
+    dev: tuple[RehearsalResult, str], emulator: Emulator
+) -> None:
     """moto itself delivers PaymentCreated from the CloudFormation-made rule to the queue (no harness help)."""
-    probe = {"EventBusName": "payment-events-dev", "Source": "payments.api", "DetailType": "PaymentCreated",
-             "Detail": '{"probe": 1}'}  # fmt: skip
+    probe = {
+        "EventBusName": "payment-events-dev",
+        "Source": "payments.api",
+        "DetailType": "PaymentCreated",
+        "Detail": '{"probe": 1}',
+    }
     emulator.client("events").put_events(Entries=[probe])
     sqs = emulator.client("sqs")
     url = sqs.get_queue_url(QueueName="payment-events-dev")["QueueUrl"]
@@ -128,8 +142,9 @@ def test_eventbridge_rule_from_cloudformation_delivers_to_sqs(dev: tuple[Rehears
     assert any(json.loads(m["Body"]).get("detail") == {"probe": 1} for m in messages)
 
 
-def test_broken_stage_fails_its_smoke_suite_and_stops_promotion(assembly: Path, reports: Path,
-                                                                emulator: Emulator) -> None:  # fmt: skip
+def test_broken_stage_fails_its_smoke_suite_and_stops_promotion(
+    assembly: Path, reports: Path, emulator: Emulator
+) -> None:
     faults = parse_faults(["payment-api-staging=http-500"])
     rehearsal, progress = _rehearsal(assembly, reports, emulator, faults=faults)
     with rehearsal:
@@ -183,10 +198,21 @@ def test_serve_mode_prints_one_json_line_and_serves_the_api(assembly: Path, repo
             "SMOKE_NOT_EMULATED_FILE": line["not_emulated_file"],
         }
         smoke = subprocess.run(
-            [str(SMOKE), "--stack-name", "prod-PaymentStack", "--report-dir", str(reports / "by-stack-name"), "--",
-             "-k", "test_01_outputs or test_06_compute"],
-            env=env, capture_output=True, text=True, check=False,
-        )  # fmt: skip
+            [
+                str(SMOKE),
+                "--stack-name",
+                "prod-PaymentStack",
+                "--report-dir",
+                str(reports / "by-stack-name"),
+                "--",
+                "-k",
+                "test_01_outputs or test_06_compute",
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         assert smoke.returncode == 0, smoke.stdout[-3000:]
         by_name = json.loads((reports / "by-stack-name" / "summary.json").read_text())
         assert by_name["context"]["stage"] == "prod" and by_name["counts"]["passed"] > 20

@@ -47,8 +47,15 @@ class ApiClient:
         self._region = region
         self._opener = urllib.request.build_opener(_NoRedirect)
 
-    def request(self, method: str, path: str, *, body: bytes | str | dict | None = None,
-                headers: dict[str, str] | None = None, sign: bool = True) -> Response:  # fmt: skip
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: bytes | str | dict | None = None,
+        headers: dict[str, str] | None = None,
+        sign: bool = True,
+    ) -> Response:
         url = urljoin(self.base_url, path.lstrip("/"))
         data: bytes | None
         if isinstance(body, dict):

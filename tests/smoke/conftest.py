@@ -55,8 +55,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.smoke_run_id = _run_id()  # type: ignore[attr-defined]
     html_path, summary_path = config.getoption("--smoke-html"), config.getoption("--smoke-summary")
     if html_path or summary_path:
-        config.pluginmanager.register(SmokeReport(html_path, summary_path, lambda: report_context(config)),
-                                      "smoke-report")  # fmt: skip
+        config.pluginmanager.register(
+            SmokeReport(html_path, summary_path, lambda: report_context(config)), "smoke-report"
+        )
 
 
 def aws_session(config: pytest.Config) -> Any:

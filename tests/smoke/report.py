@@ -50,8 +50,9 @@ def _failure_message(report: pytest.TestReport) -> str:
 class SmokeReport:
     """Collects results; writes `html_path` and `summary_path` at the end of the session."""
 
-    def __init__(self, html_path: Path | None, summary_path: Path | None,
-                 context: Callable[[], dict[str, Any]]) -> None:  # fmt: skip
+    def __init__(
+        self, html_path: Path | None, summary_path: Path | None, context: Callable[[], dict[str, Any]]
+    ) -> None:
         self.html_path = html_path
         self.summary_path = summary_path
         self.context = context
@@ -74,9 +75,14 @@ class SmokeReport:
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
             self.collection_errors.append(
-                Check(nodeid=report.nodeid or "collection", title="collection / target resolution",
-                      area="setup", outcome="error", message=str(report.longrepr))
-            )  # fmt: skip
+                Check(
+                    nodeid=report.nodeid or "collection",
+                    title="collection / target resolution",
+                    area="setup",
+                    outcome="error",
+                    message=str(report.longrepr),
+                )
+            )
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         check = self.checks.setdefault(report.nodeid, Check(report.nodeid, report.nodeid, "other"))
@@ -189,12 +195,17 @@ def render_html(summary: dict[str, Any]) -> str:
     target_rows = "".join(
         f"<dt>{_e(label)}</dt><dd>{_e(context[key])}</dd>"
         for key, label in (
-            ("stage", "stage"), ("stack_name", "stack"), ("account", "account"), ("region", "region"),
-            ("endpoint", "AWS endpoint"), ("api_url", "API URL"), ("run_id", "smoke run id"),
+            ("stage", "stage"),
+            ("stack_name", "stack"),
+            ("account", "account"),
+            ("region", "region"),
+            ("endpoint", "AWS endpoint"),
+            ("api_url", "API URL"),
+            ("run_id", "smoke run id"),
             ("target_error", "target error"),
         )
         if context.get(key)
-    )  # fmt: skip
+    )
     cards = "".join(
         f'<div class="card"><b>{counts.get(name, 0)}</b>{_badge(name)}</div>'
         for name in ("passed", "failed", "error", "not emulated", "skipped")
@@ -234,11 +245,12 @@ def render_html(summary: dict[str, Any]) -> str:
             + (
                 "<h2>Resources created by the harness through the emulator's API</h2><table><tr><th>type</th>"
                 f"<th>logical id</th><th>how</th></tr>{provided_rows}</table>"
-                if provided_rows else ""
+                if provided_rows
+                else ""
             )
             + "<h2>Emulator shims</h2><table><tr><th>shim</th><th>patches</th><th>problem</th><th>remedy</th></tr>"
             f"{shim_rows}</table>"
-        )  # fmt: skip
+        )
     failed = [c for c in summary["checks"] if c["outcome"] in ("failed", "error")]
     failed_html = ""
     if failed:

@@ -21,8 +21,9 @@ def params_from_target(argname: str, build: Callable[[Target], list[tuple[Any, s
     return decorate
 
 
-def eventually(probe: Callable[[], T], done: Callable[[T], bool], *, timeout_s: float,
-               interval_s: float = 0.5) -> tuple[T, float]:  # fmt: skip
+def eventually(
+    probe: Callable[[], T], done: Callable[[T], bool], *, timeout_s: float, interval_s: float = 0.5
+) -> tuple[T, float]:
     """Call `probe` until `done(result)` or the timeout; returns the last result and the seconds waited."""
     started = time.monotonic()
     while True:

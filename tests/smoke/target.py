@@ -66,10 +66,14 @@ class NotEmulated:
             return cls()
         document = json.loads(Path(path).read_text())
         skipped = {
-            item["logical_id"]: Skipped(item["logical_id"], item["type"], item.get("name") or item["logical_id"],
-                                        item.get("reason", "not created by the emulator"))
+            item["logical_id"]: Skipped(
+                item["logical_id"],
+                item["type"],
+                item.get("name") or item["logical_id"],
+                item.get("reason", "not created by the emulator"),
+            )
             for item in document.get("skipped", [])
-        }  # fmt: skip
+        }
         return cls(source=path, emulator=document.get("emulator"), skipped=skipped, document=document)
 
     @property
@@ -198,9 +202,15 @@ class Target:
         return self._ref(name)
 
     def _ref(self, name: str) -> Any:
-        pseudo = {"AWS::Region": self.region, "AWS::AccountId": self.account, "AWS::Partition": self.partition,
-                  "AWS::StackName": self.stack_name, "AWS::StackId": self.stack_id, "AWS::URLSuffix": "amazonaws.com",
-                  "AWS::NoValue": None}  # fmt: skip
+        pseudo = {
+            "AWS::Region": self.region,
+            "AWS::AccountId": self.account,
+            "AWS::Partition": self.partition,
+            "AWS::StackName": self.stack_name,
+            "AWS::StackId": self.stack_id,
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::NoValue": None,
+        }
         if name in pseudo:
             return pseudo[name]
         if name in self.parameters:
@@ -298,8 +308,10 @@ def resolve_target(session: Any, *, stack_name: str | None, stage: str | None, e
     not_emulated = NotEmulated.load(environ.get(NOT_EMULATED_ENV))
     endpoint = environ.get("AWS_ENDPOINT_URL")
     if not_emulated.active and not (endpoint and is_loopback(endpoint)):
-        raise TargetError(f"{NOT_EMULATED_ENV} is for the local emulator only, but AWS_ENDPOINT_URL is "
-                          f"{endpoint!r}: refusing to report checks against AWS as not emulated")  # fmt: skip
+        raise TargetError(
+            f"{NOT_EMULATED_ENV} is for the local emulator only, but AWS_ENDPOINT_URL is "
+            f"{endpoint!r}: refusing to report checks against AWS as not emulated"
+        )
     cloudformation = session.client("cloudformation")
     stack_name = stack_name or environ.get("STACK_NAME") or _find_stack(cloudformation, environ)
     stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]

@@ -62,8 +62,9 @@ def test_bucket_encrypted(output_id: str, target: Target, aws, subject) -> None:
     """Bucket default encryption as declared (audit: the stage's KMS key; access logs: SSE-S3)"""
     logical_id, name = _bucket(target, output_id)
     subject(logical_id, name)
-    declared = target.prop(logical_id, "BucketEncryption", "ServerSideEncryptionConfiguration", 0,
-                           "ServerSideEncryptionByDefault")  # fmt: skip
+    declared = target.prop(
+        logical_id, "BucketEncryption", "ServerSideEncryptionConfiguration", 0, "ServerSideEncryptionByDefault"
+    )
     rules = aws("s3").get_bucket_encryption(Bucket=name)["ServerSideEncryptionConfiguration"]["Rules"]
     actual = rules[0]["ApplyServerSideEncryptionByDefault"]
     assert actual["SSEAlgorithm"] == declared["SSEAlgorithm"], f"{actual} != {declared}"
@@ -87,17 +88,22 @@ def test_bucket_policy_requires_tls(output_id: str, target: Target, aws, subject
     bucket_logical_id, name = _bucket(target, output_id)
     subject(bucket_logical_id, name)
     policy_logical_id = next(
-        (lid for lid, res in target.of_type("AWS::S3::BucketPolicy")
-         if res.get("Properties", {}).get("Bucket") == {"Ref": bucket_logical_id}), None,
-    )  # fmt: skip
+        (
+            lid
+            for lid, res in target.of_type("AWS::S3::BucketPolicy")
+            if res.get("Properties", {}).get("Bucket") == {"Ref": bucket_logical_id}
+        ),
+        None,
+    )
     assert policy_logical_id is not None, f"the template has no bucket policy for {name}"
     subject(policy_logical_id, f"policy of {name}")
     policy = json.loads(aws("s3").get_bucket_policy(Bucket=name)["Policy"])
     denies = [
-        s for s in policy["Statement"]
-        if s.get("Effect") == "Deny" and str(s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport")).lower()
-        == "false"
-    ]  # fmt: skip
+        s
+        for s in policy["Statement"]
+        if s.get("Effect") == "Deny"
+        and str(s.get("Condition", {}).get("Bool", {}).get("aws:SecureTransport")).lower() == "false"
+    ]
     assert denies, f"no statement denies aws:SecureTransport=false: {policy}"
     resources = {r for s in denies for r in ([s["Resource"]] if isinstance(s["Resource"], str) else s["Resource"])}
     assert f"arn:{target.partition}:s3:::{name}" in resources and f"arn:{target.partition}:s3:::{name}/*" in resources

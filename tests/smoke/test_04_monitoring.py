@@ -49,8 +49,9 @@ def test_log_group(log_group: str, target: Target, aws, subject) -> None:
     """Log group encrypted with the stage key, retention as this environment declares"""
     name = target.physical_ids[log_group]
     subject(log_group, name)
-    groups = [g for g in aws("logs").describe_log_groups(logGroupNamePrefix=name)["logGroups"]
-              if g["logGroupName"] == name]  # fmt: skip
+    groups = [
+        g for g in aws("logs").describe_log_groups(logGroupNamePrefix=name)["logGroups"] if g["logGroupName"] == name
+    ]
     assert groups, f"log group {name} not found"
     group = groups[0]
     assert group.get("retentionInDays") == int(target.prop(log_group, "RetentionInDays"))

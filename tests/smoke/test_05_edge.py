@@ -23,8 +23,13 @@ def test_methods_require_iam(target: Target, aws, subject) -> None:
         declared[logical_id] = target.prop(logical_id, "AuthorizationType")
     assert declared and set(declared.values()) == {"AWS_IAM"}, declared
     pages = aws("apigateway").get_paginator("get_resources").paginate(restApiId=_api_id(target), embed=["methods"])
-    methods = {(r["path"], m): d.get("authorizationType") for p in pages for r in p["items"]
-               for m, d in (r.get("resourceMethods") or {}).items() if m != "OPTIONS"}  # fmt: skip
+    methods = {
+        (r["path"], m): d.get("authorizationType")
+        for p in pages
+        for r in p["items"]
+        for m, d in (r.get("resourceMethods") or {}).items()
+        if m != "OPTIONS"
+    }
     assert methods and set(methods.values()) == {"AWS_IAM"}, methods
 
 
@@ -36,8 +41,10 @@ def test_api_stage(target: Target, aws, subject) -> None:
     stage = aws("apigateway").get_stage(restApiId=_api_id(target), stageName=stage_name)
     assert stage.get("tracingEnabled") is bool(target.prop(stage_logical_id, "TracingEnabled"))
     assert (stage.get("accessLogSettings") or {}).get("destinationArn"), "no access logging"
-    declared = {s.get("ResourcePath", "/*") + s.get("HttpMethod", "*"): s
-                for s in target.prop(stage_logical_id, "MethodSettings", default=[])}  # fmt: skip
+    declared = {
+        s.get("ResourcePath", "/*") + s.get("HttpMethod", "*"): s
+        for s in target.prop(stage_logical_id, "MethodSettings", default=[])
+    }
     settings = stage.get("methodSettings", {}).get("*/*", {})
     rate = next((s.get("ThrottlingRateLimit") for s in declared.values() if "ThrottlingRateLimit" in s), None)
     burst = next((s.get("ThrottlingBurstLimit") for s in declared.values() if "ThrottlingBurstLimit" in s), None)

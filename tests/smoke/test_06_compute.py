@@ -54,8 +54,9 @@ def test_processor_event_source(target: Target, aws, subject) -> None:
 def test_fleet_capacity(target: Target, aws, subject) -> None:
     """Reconciliation fleet has this environment's min / max / desired capacity"""
     name = target.outputs["FleetGroupName"]
-    logical_id = next(lid for lid, _ in target.of_type("AWS::AutoScaling::AutoScalingGroup")
-                      if target.physical_ids[lid] == name)  # fmt: skip
+    logical_id = next(
+        lid for lid, _ in target.of_type("AWS::AutoScaling::AutoScalingGroup") if target.physical_ids[lid] == name
+    )
     subject(logical_id, name)
     groups = aws("autoscaling").describe_auto_scaling_groups(AutoScalingGroupNames=[name])["AutoScalingGroups"]
     assert len(groups) == 1, f"fleet {name} not found"

@@ -236,10 +236,15 @@ def test_payment_created_published(created: Response, target: Target, aws, subje
     bus = target.outputs["EventBusName"]
     subject(next(lid for lid, _ in target.of_type("AWS::Events::EventBus") if target.physical_ids[lid] == bus), bus)
     assert created.status == 201, "no payment was created"
-    item = aws("dynamodb").get_item(
-        TableName=target.outputs["PaymentsTableName"], Key={"payment_id": {"S": created.json()["id"]}},
-        ConsistentRead=True,
-    ).get("Item")  # fmt: skip
+    item = (
+        aws("dynamodb")
+        .get_item(
+            TableName=target.outputs["PaymentsTableName"],
+            Key={"payment_id": {"S": created.json()["id"]}},
+            ConsistentRead=True,
+        )
+        .get("Item")
+    )
     assert item is not None, "the payment item is missing"
     assert "event_published_at" in item, "the API did not record publishing PaymentCreated"
 

@@ -46,8 +46,12 @@ def stage_stack_path(env: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def assembly_dir(tmp_path_factory: pytest.TempPathFactory, cdk_context: dict[str, Any],
-                 settings: DeliverySettings, pipeline_settings: PipelineSettings) -> Path:  # fmt: skip
+def assembly_dir(
+    tmp_path_factory: pytest.TempPathFactory,
+    cdk_context: dict[str, Any],
+    settings: DeliverySettings,
+    pipeline_settings: PipelineSettings,
+) -> Path:
     """The app exactly as `pipeline_app.main` builds it, synthesized once."""
     outdir = tmp_path_factory.mktemp("cdk.out")
     app = App(context=cdk_context, outdir=str(outdir), builtin_cloud_formation_validation=False)
@@ -96,11 +100,13 @@ def dev(stage_templates: dict[str, Template]) -> Template:
 
 
 @pytest.fixture(scope="session")
-def opt_ins_template(tmp_path_factory: pytest.TempPathFactory, cdk_context: dict[str, Any],
-                     settings: DeliverySettings) -> Template:  # fmt: skip
+def opt_ins_template(
+    tmp_path_factory: pytest.TempPathFactory, cdk_context: dict[str, Any], settings: DeliverySettings
+) -> Template:
     """A dev stack with every opt-in on (Shield, GuardDuty detector, account cost monitor, e-mail)."""
-    app = App(context=cdk_context, outdir=str(tmp_path_factory.mktemp("optins")),
-              builtin_cloud_formation_validation=False)  # fmt: skip
+    app = App(
+        context=cdk_context, outdir=str(tmp_path_factory.mktemp("optins")), builtin_cloud_formation_validation=False
+    )
     options = replace(
         settings.deployment_options("optins", "us-east-1"),
         notification_email="payments-oncall@example.com",
@@ -108,8 +114,13 @@ def opt_ins_template(tmp_path_factory: pytest.TempPathFactory, cdk_context: dict
         enable_shield_protection=True,
         create_account_cost_monitor=True,
     )
-    stack = PaymentStack(app, "OptIns", profile=profile_for("dev"), options=options,
-                         env=Environment(account=TEST_ACCOUNT, region="us-east-1"))  # fmt: skip
+    stack = PaymentStack(
+        app,
+        "OptIns",
+        profile=profile_for("dev"),
+        options=options,
+        env=Environment(account=TEST_ACCOUNT, region="us-east-1"),
+    )
     add_nag_gate(app)
     app.synth()
     return Template.from_json(json.loads((Path(app.outdir) / stack.template_file).read_text()))

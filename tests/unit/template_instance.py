@@ -45,7 +45,7 @@ class Instance:
         return self._conditions[name]
 
     def _evaluate(self, expression: Any) -> bool:
-        (function, argument), = expression.items()  # fmt: skip
+        ((function, argument),) = expression.items()
         if function == "Condition":
             return self.condition(argument)
         if function == "Fn::Equals":
@@ -71,7 +71,7 @@ class Instance:
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
-            (key, argument), = value.items()  # fmt: skip
+            ((key, argument),) = value.items()
             resolved = self._intrinsic(key, argument)
             if resolved is not NotImplemented:
                 return resolved

@@ -38,10 +38,16 @@ def catalog_settings(cdk_context: dict[str, Any]) -> CatalogSettings:
 
 @pytest.fixture(scope="session")
 def launch_role_statements(catalog_template: dict[str, Any]) -> list[dict[str, Any]]:
-    (role_id,) = (k for k, v in _resources(catalog_template, "AWS::IAM::Role").items()
-                  if v["Properties"].get("RoleName") == launch_role_name("us-east-1"))  # fmt: skip
-    policies = [p for p in _resources(catalog_template, "AWS::IAM::ManagedPolicy").values()
-                if {"Ref": role_id} in p["Properties"]["Roles"]]  # fmt: skip
+    (role_id,) = (
+        k
+        for k, v in _resources(catalog_template, "AWS::IAM::Role").items()
+        if v["Properties"].get("RoleName") == launch_role_name("us-east-1")
+    )
+    policies = [
+        p
+        for p in _resources(catalog_template, "AWS::IAM::ManagedPolicy").values()
+        if {"Ref": role_id} in p["Properties"]["Roles"]
+    ]
     assert len(policies) >= 2
     return [s for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"]]
 
@@ -123,8 +129,11 @@ def test_launch_role_itself_may_read_objects_only_under_a_condition(
 
 
 def test_launch_role_trusts_service_catalog_only(catalog_template: dict[str, Any]) -> None:
-    role = next(r for r in _resources(catalog_template, "AWS::IAM::Role").values()
-                if r["Properties"].get("RoleName") == launch_role_name("us-east-1"))["Properties"]  # fmt: skip
+    role = next(
+        r
+        for r in _resources(catalog_template, "AWS::IAM::Role").values()
+        if r["Properties"].get("RoleName") == launch_role_name("us-east-1")
+    )["Properties"]
     (statement,) = role["AssumeRolePolicyDocument"]["Statement"]
     assert statement["Principal"] == {"Service": SERVICE_CATALOG}
     assert "Policies" not in role and "ManagedPolicyArns" not in role  # only its own customer-managed policies
@@ -157,10 +166,11 @@ def test_launch_role_passes_roles_only_to_the_services_that_trust_them(
     (pass_role,) = (s for s in launch_role_statements if _as_list(s["Action"]) == ["iam:PassRole"])
     trusted = {
         service
-        for r in product_template["Resources"].values() if r["Type"] == "AWS::IAM::Role"
+        for r in product_template["Resources"].values()
+        if r["Type"] == "AWS::IAM::Role"
         for s in r["Properties"]["AssumeRolePolicyDocument"]["Statement"]
         for service in _as_list(s["Principal"].get("Service", []))
-    }  # fmt: skip
+    }
     assert set(_as_list(pass_role["Condition"]["StringEquals"]["iam:PassedToService"])) == trusted
 
 

@@ -90,8 +90,11 @@ def test_knob_values_resolve_to_the_stages_values(
             assert launched[logical_id]["Properties"].get(key) == resource["Properties"].get(key), (logical_id, key)
             compared += 1
     assert compared >= 25
-    functions = {r["Properties"]["FunctionName"]: r["Properties"] for r in launched.values()
-                 if r["Type"] == "AWS::Lambda::Function"}  # fmt: skip
+    functions = {
+        r["Properties"]["FunctionName"]: r["Properties"]
+        for r in launched.values()
+        if r["Type"] == "AWS::Lambda::Function"
+    }
     assert functions[f"payment-api-{env}"]["MemorySize"] == str(PROFILES[env].payment_memory_mb)
 
 
@@ -99,8 +102,11 @@ def test_product_lambda_code_is_the_tested_asset_in_the_catalog_bucket(
     product_template: dict[str, Any], stage_templates: dict[str, Template]
 ) -> None:
     def code(template: dict[str, Any]) -> set[tuple[str, str]]:
-        return {(r["Properties"]["Code"]["S3Bucket"], r["Properties"]["Code"]["S3Key"])
-                for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"}  # fmt: skip
+        return {
+            (r["Properties"]["Code"]["S3Bucket"], r["Properties"]["Code"]["S3Key"])
+            for r in template["Resources"].values()
+            if r["Type"] == "AWS::Lambda::Function"
+        }
 
     product = code(product_template)
     assert {bucket for bucket, _ in product} == {asset_bucket_name(CATALOG_ACCOUNT, CATALOG_REGION)}
@@ -136,10 +142,12 @@ def test_knobs_that_cannot_vary_at_launch_must_agree_or_have_a_policy() -> None:
     assert max_nat_gateways() == max(p.nat_gateways for p in PROFILES.values())
     assert LAUNCH_REMOVAL == "retain"
     differing = dict(PROFILES)
-    differing["prod"] = type(PROFILES["prod"])(**{
-        **{f: getattr(PROFILES["prod"], f) for f in PROFILES["prod"].__dataclass_fields__},
-        "fleet": type(PROFILES["prod"].fleet)(min=2, max=10, desired=3, instance_type="m7i.large"),
-    })  # fmt: skip
+    differing["prod"] = type(PROFILES["prod"])(
+        **{
+            **{f: getattr(PROFILES["prod"], f) for f in PROFILES["prod"].__dataclass_fields__},
+            "fleet": type(PROFILES["prod"].fleet)(min=2, max=10, desired=3, instance_type="m7i.large"),
+        }
+    )
     from aws_cdk import App, CfnMapping, Stack  # noqa: PLC0415
 
     mapping = CfnMapping(Stack(App(), "S"), "M", mapping=profile_mapping_rows(differing))
@@ -163,8 +171,11 @@ def test_account_singletons_default_off_and_switch_by_conditions(product_templat
     for opt_in in OPT_INS:
         assert parameters[opt_in.parameter]["Default"] == "false"
         assert parameters[opt_in.parameter]["AllowedValues"] == ["false", "true"]
-    conditioned = {r["Type"]: r["Condition"] for r in product_template["Resources"].values() if "Condition" in r
-                   and not r["Condition"].startswith(("NatGateway", "NotificationEmail"))}  # fmt: skip
+    conditioned = {
+        r["Type"]: r["Condition"]
+        for r in product_template["Resources"].values()
+        if "Condition" in r and not r["Condition"].startswith(("NatGateway", "NotificationEmail"))
+    }
     assert conditioned == {
         "AWS::GuardDuty::Detector": f"{GUARDDUTY.parameter}On",
         "AWS::CloudFront::Distribution": f"{SHIELD.parameter}On",
@@ -181,8 +192,14 @@ def test_account_singletons_default_off_and_switch_by_conditions(product_templat
         r["Type"]
         for r in _launch(product_template, "dev", **{o.parameter: "true" for o in OPT_INS}).resources().values()
     )
-    assert on - off == Counter({"AWS::GuardDuty::Detector": 1, "AWS::CloudFront::Distribution": 1,
-                                "AWS::Shield::Protection": 1, "AWS::CE::AnomalyMonitor": 1})  # fmt: skip
+    assert on - off == Counter(
+        {
+            "AWS::GuardDuty::Detector": 1,
+            "AWS::CloudFront::Distribution": 1,
+            "AWS::Shield::Protection": 1,
+            "AWS::CE::AnomalyMonitor": 1,
+        }
+    )
 
 
 def test_launched_with_every_opt_in_the_product_is_the_opt_in_stack(

@@ -49,14 +49,18 @@ def test_principal_types() -> None:
     [
         ({"account": "12"}, r"catalog.account='12' is not a 12-digit account id"),
         ({"region": "moon-1"}, r"catalog.region='moon-1' is not a region"),
-        ({"principals": ["arn:aws:iam::111111111111:role/ok", "PaymentAppDevelopers"]},
-         r"catalog.principals\[1\]='PaymentAppDevelopers' is not an IAM role, user or group ARN"),
+        (
+            {"principals": ["arn:aws:iam::111111111111:role/ok", "PaymentAppDevelopers"]},
+            r"catalog.principals\[1\]='PaymentAppDevelopers' is not an IAM role, user or group ARN",
+        ),
         ({"principals": "arn:aws:iam::111111111111:role/x"}, r"catalog.principals must be a list"),
         ({"shareWithAccounts": ["222222222222", "22"]}, r"catalog.shareWithAccounts\[1\]='22' is not a 12-digit"),
         ({"shareWithAccounts": ["111111111111"]}, r"lists the catalog's own account"),
         ({"shareWithOrganization": {"organizationId": "org-1"}}, r"catalog.shareWithOrganization.organizationId"),
-        ({"shareWithOrganization": {"organizationId": "o-abc123defg", "organizationalUnits": ["ou-1"]}},
-         r"organizationalUnits\[0\]='ou-1' is not an OU id"),
+        (
+            {"shareWithOrganization": {"organizationId": "o-abc123defg", "organizationalUnits": ["ou-1"]}},
+            r"organizationalUnits\[0\]='ou-1' is not an OU id",
+        ),
         ({"shareWithOrganization": {"organizationId": "o-abc123defg", "units": []}}, r"unknown key\(s\) in catalog"),
         ({"shareWithOrganization": "o-abc123defg"}, r"catalog.shareWithOrganization must be"),
         ({"tagOptions": {"owner": ["x"]}}, r"catalog.tagOptions needs the keys .*missing: cost-center, data-class"),
@@ -66,7 +70,7 @@ def test_principal_types() -> None:
         ({"providerName": "x" * 51}, r"catalog.providerName=.* at most 50 characters"),
         ({"portfolio": "Payments"}, r"unknown key\(s\) catalog.portfolio; known: "),
     ],
-)  # fmt: skip
+)
 def test_bad_catalog_settings_name_the_key(catalog: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
         _parse(**catalog)

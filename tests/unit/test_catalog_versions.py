@@ -98,8 +98,9 @@ def test_version_list_is_validated(versions: tuple[ProductVersion, ...], message
 
 # -- the catalog published from a Stage, shared, with v1 locked and v2 current ------------------------------
 @pytest.fixture(scope="module")
-def staged_catalog(tmp_path_factory: pytest.TempPathFactory, cdk_context: dict[str, Any],
-                   product_template: dict[str, Any]) -> dict[str, Any]:  # fmt: skip
+def staged_catalog(
+    tmp_path_factory: pytest.TempPathFactory, cdk_context: dict[str, Any], product_template: dict[str, Any]
+) -> dict[str, Any]:
     snapshots = tmp_path_factory.mktemp("versions")
     # Moving the catalog into a stage renames the snapshot files; v1 is today's template, published.
     (snapshots / _snapshot_name("v1", PUBLISH_STAGE)).write_text(json.dumps(product_template, indent=2))
@@ -125,8 +126,11 @@ def staged_catalog(tmp_path_factory: pytest.TempPathFactory, cdk_context: dict[s
 
 def test_staged_catalog_passes_the_gate_and_serves_v1_from_its_snapshot(staged_catalog: dict[str, Any]) -> None:
     assert all(not plugin.get("violations") for plugin in staged_catalog["report"]["pluginReports"])
-    product = next(r["Properties"] for r in staged_catalog["catalog"]["Resources"].values()
-                   if r["Type"] == "AWS::ServiceCatalog::CloudFormationProduct")  # fmt: skip
+    product = next(
+        r["Properties"]
+        for r in staged_catalog["catalog"]["Resources"].values()
+        if r["Type"] == "AWS::ServiceCatalog::CloudFormationProduct"
+    )
     assert [v["Name"] for v in product["ProvisioningArtifactParameters"]] == ["v1", "v2"]
 
 
@@ -150,14 +154,20 @@ def test_staged_catalog_shares_with_accounts_and_the_organization(staged_catalog
     assert "ou-ab12-cdef3456" in json.dumps(organization["Create"]) and "createPortfolioShare" in json.dumps(
         organization["Create"]
     )
-    associations = {r["Properties"]["PrincipalARN"]: r["Properties"]["PrincipalType"] for r in resources
-                    if r["Type"] == "AWS::ServiceCatalog::PortfolioPrincipalAssociation"}  # fmt: skip
+    associations = {
+        r["Properties"]["PrincipalARN"]: r["Properties"]["PrincipalType"]
+        for r in resources
+        if r["Type"] == "AWS::ServiceCatalog::PortfolioPrincipalAssociation"
+    }
     assert associations == {
         "arn:aws:iam::111111111111:role/PaymentAppDevelopers": "IAM",
         "arn:aws:iam:::role/payment-app-*": "IAM_PATTERN",
     }
-    (policy,) = (r["Properties"]["PolicyDocument"] for r in resources
-                 if r["Type"] == "AWS::S3::BucketPolicy" and "ReadViaCloudFormation" in json.dumps(r))  # fmt: skip
+    (policy,) = (
+        r["Properties"]["PolicyDocument"]
+        for r in resources
+        if r["Type"] == "AWS::S3::BucketPolicy" and "ReadViaCloudFormation" in json.dumps(r)
+    )
     sids = {s.get("Sid"): s for s in policy["Statement"]}
     shared = sids["ReadViaCloudFormation222222222222"]
     assert shared["Principal"] == {"AWS": "arn:aws:iam::222222222222:root"}

@@ -32,8 +32,10 @@ def test_spec_starting_values() -> None:
     assert (dev.payment_timeout_s, staging.payment_timeout_s, prod.payment_timeout_s) == (30, 30, 60)
     assert (dev.processor_timeout_s, staging.processor_timeout_s, prod.processor_timeout_s) == (60, 60, 120)
     assert [(p.fleet.min, p.fleet.max, p.fleet.desired) for p in (dev, staging, prod)] == [
-        (1, 2, 1), (1, 3, 2), (2, 10, 3)
-    ]  # fmt: skip
+        (1, 2, 1),
+        (1, 3, 2),
+        (2, 10, 3),
+    ]
     assert [p.waf_rate_limit for p in (dev, staging, prod)] == [500, 1000, 5000]
     assert [p.removal for p in (dev, staging, prod)] == ["destroy", "retain", "retain"]
     assert prod.log_retention_days >= 365
@@ -82,8 +84,9 @@ def test_prod_log_retention_must_meet_pci() -> None:
         replace(PROFILES["prod"], log_retention_days=90)
 
 
-@pytest.mark.parametrize("field", ["lambda_errors", "dynamodb_throttles", "api_4xx", "api_5xx",
-                                   "dynamodb_latency_ms", "dlq_messages"])  # fmt: skip
+@pytest.mark.parametrize(
+    "field", ["lambda_errors", "dynamodb_throttles", "api_4xx", "api_5xx", "dynamodb_latency_ms", "dlq_messages"]
+)
 @pytest.mark.parametrize("value", [0, -5])
 def test_alarm_thresholds_must_be_positive(field: str, value: int) -> None:
     with pytest.raises(ConfigurationError, match=rf"alarms\.{field}={value} must be a positive number"):
@@ -132,9 +135,10 @@ def _context(**overrides: object) -> dict[str, object]:
 def test_settings_defaults_put_every_stage_in_the_tooling_account() -> None:
     settings = DeliverySettings.from_context(_context())
     assert [(s.environment, s.account, s.region) for s in settings.stages] == [
-        ("dev", "111111111111", "us-east-1"), ("staging", "111111111111", "us-east-1"),
+        ("dev", "111111111111", "us-east-1"),
+        ("staging", "111111111111", "us-east-1"),
         ("prod", "111111111111", "us-east-1"),
-    ]  # fmt: skip
+    ]
     assert not settings.create_guardduty_detector
     assert not settings.enable_shield_protection
     assert not settings.create_account_cost_monitor
@@ -171,19 +175,25 @@ def test_settings_accept_cli_string_flags() -> None:
 
 
 def test_account_singletons_default_to_one_owner_per_account() -> None:
-    with pytest.raises(ConfigurationError, match=r"stages dev, staging, prod would each create one in "
-                       r"111111111111/us-east-1: GuardDuty allows one detector"):  # fmt: skip
+    with pytest.raises(
+        ConfigurationError,
+        match=r"stages dev, staging, prod would each create one in "
+        r"111111111111/us-east-1: GuardDuty allows one detector",
+    ):
         DeliverySettings.from_context(_context(createGuardDutyDetector=True))
     with pytest.raises(ConfigurationError, match=r"Cost Explorer allows one AWS-services monitor per account"):
-        DeliverySettings.from_context(_context(stages={"dev": {"createAccountCostMonitor": True},
-                                                       "prod": {"createAccountCostMonitor": True}}))  # fmt: skip
+        DeliverySettings.from_context(
+            _context(stages={"dev": {"createAccountCostMonitor": True}, "prod": {"createAccountCostMonitor": True}})
+        )
 
 
 def test_account_singletons_set_per_stage() -> None:
     settings = DeliverySettings.from_context(
-        _context(enableShieldProtection=True, stages={"prod": {"createGuardDutyDetector": True,
-                                                               "createAccountCostMonitor": "true"}})
-    )  # fmt: skip
+        _context(
+            enableShieldProtection=True,
+            stages={"prod": {"createGuardDutyDetector": True, "createAccountCostMonitor": "true"}},
+        )
+    )
     prod, dev = settings.stage_options("prod"), settings.stage_options("dev")
     assert (prod.create_guardduty_detector, prod.create_account_cost_monitor) == (True, True)
     assert (dev.create_guardduty_detector, dev.create_account_cost_monitor) == (False, False)

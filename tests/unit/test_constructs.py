@@ -27,21 +27,31 @@ def test_kms_one_rotating_key_with_alias(dev: Template) -> None:
 def test_dynamodb_tables_on_demand_pitr_and_cmk(dev: Template) -> None:
     key = {"Fn::GetAtt": [Match.string_like_regexp("Keys"), "Arn"]}
     for name, pk in (("payments-dev", "payment_id"), ("payment-idempotency-dev", "id")):
-        dev.has_resource_properties("AWS::DynamoDB::Table", {
-            "TableName": name,
-            "BillingMode": "PAY_PER_REQUEST",
-            "KeySchema": [{"AttributeName": pk, "KeyType": "HASH"}],
-            "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
-            "SSESpecification": {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": key},
-        })  # fmt: skip
-    dev.has_resource_properties("AWS::DynamoDB::Table", {
-        "TableName": "payment-idempotency-dev",
-        "TimeToLiveSpecification": {"AttributeName": "expiration", "Enabled": True}})  # fmt: skip
+        dev.has_resource_properties(
+            "AWS::DynamoDB::Table",
+            {
+                "TableName": name,
+                "BillingMode": "PAY_PER_REQUEST",
+                "KeySchema": [{"AttributeName": pk, "KeyType": "HASH"}],
+                "PointInTimeRecoverySpecification": {"PointInTimeRecoveryEnabled": True},
+                "SSESpecification": {"SSEEnabled": True, "SSEType": "KMS", "KMSMasterKeyId": key},
+            },
+        )
+    dev.has_resource_properties(
+        "AWS::DynamoDB::Table",
+        {
+            "TableName": "payment-idempotency-dev",
+            "TimeToLiveSpecification": {"AttributeName": "expiration", "Enabled": True},
+        },
+    )
 
 
 def test_s3_audit_bucket(dev: Template) -> None:
-    audit = _props(dev, "AWS::S3::Bucket", BucketName={"Fn::Join": ["", Match.array_with(
-        [Match.string_like_regexp("payment-audit-logs-dev-")])]})  # fmt: skip
+    audit = _props(
+        dev,
+        "AWS::S3::Bucket",
+        BucketName={"Fn::Join": ["", Match.array_with([Match.string_like_regexp("payment-audit-logs-dev-")])]},
+    )
     assert audit["VersioningConfiguration"] == {"Status": "Enabled"}
     sse = audit["BucketEncryption"]["ServerSideEncryptionConfiguration"][0]
     assert sse["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms" and sse["BucketKeyEnabled"]
@@ -73,10 +83,14 @@ def test_s3_buckets_deny_plain_http(dev: Template) -> None:
 
 def test_sns_topics_encrypted_with_environment_in_display_name(dev: Template) -> None:
     for purpose in ("Operations", "Security", "Cost"):
-        dev.has_resource_properties("AWS::SNS::Topic", {
-            "DisplayName": f"Payment Processing {purpose} Alerts (DEV)",
-            "TopicName": f"payment-{purpose.lower()}-alerts-dev",
-            "KmsMasterKeyId": Match.any_value()})  # fmt: skip
+        dev.has_resource_properties(
+            "AWS::SNS::Topic",
+            {
+                "DisplayName": f"Payment Processing {purpose} Alerts (DEV)",
+                "TopicName": f"payment-{purpose.lower()}-alerts-dev",
+                "KmsMasterKeyId": Match.any_value(),
+            },
+        )
 
 
 def test_sns_cost_topic_lets_cost_alerts_publish_for_this_account_only(dev: Template) -> None:
@@ -123,24 +137,31 @@ def test_lambda_functions_traced_python_with_powertools_layer(dev: Template) -> 
         "AUDIT_BUCKET_NAME",
         "EVENT_BUS_NAME",
     }
-    dev.has_resource_properties("AWS::Lambda::EventSourceMapping", {
-        "FunctionResponseTypes": ["ReportBatchItemFailures"], "BatchSize": 10})  # fmt: skip
+    dev.has_resource_properties(
+        "AWS::Lambda::EventSourceMapping", {"FunctionResponseTypes": ["ReportBatchItemFailures"], "BatchSize": 10}
+    )
 
 
 def test_api_gateway_routes_validation_and_iam_auth(dev: Template) -> None:
-    dev.has_resource_properties("AWS::ApiGateway::Method", {
-        "HttpMethod": "POST", "AuthorizationType": "AWS_IAM",
-        "RequestModels": {"application/json": Match.any_value()},
-        "RequestParameters": {"method.request.header.Idempotency-Key": True},
-        "RequestValidatorId": Match.any_value()})  # fmt: skip
+    dev.has_resource_properties(
+        "AWS::ApiGateway::Method",
+        {
+            "HttpMethod": "POST",
+            "AuthorizationType": "AWS_IAM",
+            "RequestModels": {"application/json": Match.any_value()},
+            "RequestParameters": {"method.request.header.Idempotency-Key": True},
+            "RequestValidatorId": Match.any_value(),
+        },
+    )
     dev.has_resource_properties("AWS::ApiGateway::Method", {"HttpMethod": "GET", "AuthorizationType": "AWS_IAM"})
     model = _props(dev, "AWS::ApiGateway::Model")
     assert model["Schema"]["$schema"] == "http://json-schema.org/draft-04/schema#"
     assert model["Schema"]["additionalProperties"] is False
     assert set(model["Schema"]["required"]) == {"amount", "currency", "merchant_id", "source"}
     dev.has_resource_properties("AWS::ApiGateway::RequestValidator", {"ValidateRequestBody": True})
-    dev.has_resource_properties("AWS::ApiGateway::GatewayResponse", {
-        "ResponseType": "BAD_REQUEST_BODY", "StatusCode": "400"})  # fmt: skip
+    dev.has_resource_properties(
+        "AWS::ApiGateway::GatewayResponse", {"ResponseType": "BAD_REQUEST_BODY", "StatusCode": "400"}
+    )
 
 
 def test_api_stage_traced_logged_and_throttled(dev: Template) -> None:
@@ -248,8 +269,14 @@ def test_auto_scaling_fleet_launch_template(dev: Template) -> None:
     group = _props(dev, "AWS::AutoScaling::AutoScalingGroup")
     assert "LaunchTemplate" in group and "LaunchConfigurationName" not in group
     assert all("private" in s["Ref"] for s in group["VPCZoneIdentifier"])
-    dev.has_resource_properties("AWS::IAM::Role", {"ManagedPolicyArns": [{"Fn::Join": ["", Match.array_with(
-        [":iam::aws:policy/AmazonSSMManagedInstanceCore"])]}]})  # fmt: skip
+    dev.has_resource_properties(
+        "AWS::IAM::Role",
+        {
+            "ManagedPolicyArns": [
+                {"Fn::Join": ["", Match.array_with([":iam::aws:policy/AmazonSSMManagedInstanceCore"])]}
+            ]
+        },
+    )
 
 
 def test_cloudwatch_latency_alarm_has_operation_dimension(dev: Template) -> None:
@@ -269,10 +296,12 @@ def test_iam_api_role_is_least_privilege(dev: Template) -> None:
             if statement.get("Resource") == "*":
                 assert all(a.startswith(("xray:", "logs:")) for a in actions), statement
     api_actions = {
-        a for p in policies.values() if "ApiRole" in json.dumps(p["Properties"]["Roles"])
+        a
+        for p in policies.values()
+        if "ApiRole" in json.dumps(p["Properties"]["Roles"])
         for s in p["Properties"]["PolicyDocument"]["Statement"]
         for a in (s["Action"] if isinstance(s["Action"], list) else [s["Action"]])
-    }  # fmt: skip
+    }
     assert {"dynamodb:PutItem", "dynamodb:GetItem", "dynamodb:UpdateItem", "s3:PutObject", "events:PutEvents"} <= (
         api_actions
     )
@@ -288,9 +317,21 @@ def test_xray_group_and_sampling(dev: Template) -> None:
 
 
 def test_stack_outputs_for_smoke_tests_and_operators(stage_templates: dict[str, Template]) -> None:
-    expected = {"ApiUrl", "PaymentsTableName", "AuditBucketName", "EventBusName", "OperationsTopicArn",
-                "SecurityTopicArn", "CostTopicArn", "PaymentFunctionName", "ProcessorFunctionName", "WebAclArn",
-                "FleetGroupName", "DashboardName", "Environment"}  # fmt: skip
+    expected = {
+        "ApiUrl",
+        "PaymentsTableName",
+        "AuditBucketName",
+        "EventBusName",
+        "OperationsTopicArn",
+        "SecurityTopicArn",
+        "CostTopicArn",
+        "PaymentFunctionName",
+        "ProcessorFunctionName",
+        "WebAclArn",
+        "FleetGroupName",
+        "DashboardName",
+        "Environment",
+    }
     for env, template in stage_templates.items():
         outputs = template.find_outputs("*")
         assert expected <= set(outputs), env

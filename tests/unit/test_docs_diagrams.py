@@ -36,9 +36,15 @@ def test_committed_model_is_current(name: str, regenerated: dict[str, dict[str, 
     committed = committed_file.read_text() if committed_file.is_file() else ""
     if committed != fresh:
         diff = "".join(
-            list(difflib.unified_diff(committed.splitlines(True), fresh.splitlines(True),
-                                      f"committed docs/architecture/{name}.json", "from this synth"))[:60]
-        )  # fmt: skip
+            list(
+                difflib.unified_diff(
+                    committed.splitlines(True),
+                    fresh.splitlines(True),
+                    f"committed docs/architecture/{name}.json",
+                    "from this synth",
+                )
+            )[:60]
+        )
         pytest.fail(
             f"docs/architecture/{name}.json (and its .png/.svg) no longer match the synthesized app. Regenerate "
             f"with `{REGENERATE_HINT}` (needs Graphviz `dot`: `sudo apt-get install -y graphviz`) and commit "
@@ -59,9 +65,17 @@ def test_product_picture_is_drawn_from_the_prod_stage(regenerated: dict[str, dic
     model = regenerated["payment-product"]
     assert model["source"]["stack"].endswith("prod/PaymentStack")
     types = {node["type"] for node in model["nodes"]}
-    for expected in ("AWS::ApiGateway::RestApi", "AWS::WAFv2::WebACL", "AWS::Lambda::Function",
-                     "AWS::DynamoDB::Table", "AWS::SQS::Queue", "AWS::KMS::Key", "AWS::CloudWatch::Alarm",
-                     "AWS::AutoScaling::AutoScalingGroup", "AWS::CE::AnomalyMonitor"):  # fmt: skip
+    for expected in (
+        "AWS::ApiGateway::RestApi",
+        "AWS::WAFv2::WebACL",
+        "AWS::Lambda::Function",
+        "AWS::DynamoDB::Table",
+        "AWS::SQS::Queue",
+        "AWS::KMS::Key",
+        "AWS::CloudWatch::Alarm",
+        "AWS::AutoScaling::AutoScalingGroup",
+        "AWS::CE::AnomalyMonitor",
+    ):
         assert expected in types
     ids = {node["id"] for node in model["nodes"]}
     assert all(edge["from"] in ids and edge["to"] in ids for edge in model["edges"])
@@ -79,19 +93,36 @@ _PIPELINE = {
             "Properties": {
                 "Triggers": [{"GitConfiguration": {"Push": [{"Branches": {"Includes": ["main"]}}]}}],
                 "Stages": [
-                    {"Name": "Source", "Actions": [{"Name": "repo", "ActionTypeId": {
-                        "Category": "Source", "Provider": "CodeStarSourceConnection"}}]},
-                    {"Name": "prod", "Actions": [
-                        {"Name": "Approve", "RunOrder": 1,
-                         "ActionTypeId": {"Category": "Approval", "Provider": "Manual"}},
-                        {"Name": "Deploy", "RunOrder": 2, "Configuration": {"StackName": "prod-PaymentStack"},
-                         "ActionTypeId": {"Category": "Deploy", "Provider": "CloudFormation"}},
-                    ]},
+                    {
+                        "Name": "Source",
+                        "Actions": [
+                            {
+                                "Name": "repo",
+                                "ActionTypeId": {"Category": "Source", "Provider": "CodeStarSourceConnection"},
+                            }
+                        ],
+                    },
+                    {
+                        "Name": "prod",
+                        "Actions": [
+                            {
+                                "Name": "Approve",
+                                "RunOrder": 1,
+                                "ActionTypeId": {"Category": "Approval", "Provider": "Manual"},
+                            },
+                            {
+                                "Name": "Deploy",
+                                "RunOrder": 2,
+                                "Configuration": {"StackName": "prod-PaymentStack"},
+                                "ActionTypeId": {"Category": "Deploy", "Provider": "CloudFormation"},
+                            },
+                        ],
+                    },
                 ],
             },
         }
     }
-}  # fmt: skip
+}
 
 
 def test_delivery_picture_switches_to_the_pipeline_template_when_there_is_one() -> None:

@@ -24,9 +24,14 @@ def test_function_sizes(env_template: tuple[str, Template]) -> None:
             "Timeout": p.payment_timeout_s,
         },
     )
-    template.has_resource_properties("AWS::Lambda::Function", {
-        "FunctionName": f"payment-processor-{env}", "MemorySize": p.processor_memory_mb,
-        "Timeout": p.processor_timeout_s})  # fmt: skip
+    template.has_resource_properties(
+        "AWS::Lambda::Function",
+        {
+            "FunctionName": f"payment-processor-{env}",
+            "MemorySize": p.processor_memory_mb,
+            "Timeout": p.processor_timeout_s,
+        },
+    )
 
 
 def test_spec_values_by_environment(stage_templates: dict[str, Template]) -> None:
@@ -42,14 +47,16 @@ def test_spec_values_by_environment(stage_templates: dict[str, Template]) -> Non
         },
     )
     for env in ("dev", "staging", "prod"):
-        stage_templates[env].has_resource_properties("AWS::ApiGateway::Stage", {"StageName": env})  # fmt: skip
+        stage_templates[env].has_resource_properties("AWS::ApiGateway::Stage", {"StageName": env})
 
 
 def test_fleet_capacity(env_template: tuple[str, Template]) -> None:
     env, template = env_template
     fleet = PROFILES[env].fleet
-    template.has_resource_properties("AWS::AutoScaling::AutoScalingGroup", {
-        "MinSize": str(fleet.min), "MaxSize": str(fleet.max), "DesiredCapacity": str(fleet.desired)})  # fmt: skip
+    template.has_resource_properties(
+        "AWS::AutoScaling::AutoScalingGroup",
+        {"MinSize": str(fleet.min), "MaxSize": str(fleet.max), "DesiredCapacity": str(fleet.desired)},
+    )
 
 
 def test_alarm_thresholds(env_template: tuple[str, Template]) -> None:
@@ -75,14 +82,41 @@ def test_alarm_thresholds(env_template: tuple[str, Template]) -> None:
 def test_waf_rate_limit_and_stage(env_template: tuple[str, Template]) -> None:
     env, template = env_template
     p = PROFILES[env]
-    template.has_resource_properties("AWS::WAFv2::WebACL", {"Rules": Match.array_with([Match.object_like(
-        {"Name": "RateLimitPerIp", "Statement": {"RateBasedStatement": Match.object_like(
-            {"Limit": p.waf_rate_limit, "AggregateKeyType": "IP"})}})])})  # fmt: skip
-    template.has_resource_properties("AWS::ApiGateway::Stage", {
-        "StageName": p.api_stage_name,
-        "MethodSettings": Match.array_with([Match.object_like({
-            "ThrottlingRateLimit": p.api_throttling.rate_limit,
-            "ThrottlingBurstLimit": p.api_throttling.burst_limit})])})  # fmt: skip
+    template.has_resource_properties(
+        "AWS::WAFv2::WebACL",
+        {
+            "Rules": Match.array_with(
+                [
+                    Match.object_like(
+                        {
+                            "Name": "RateLimitPerIp",
+                            "Statement": {
+                                "RateBasedStatement": Match.object_like(
+                                    {"Limit": p.waf_rate_limit, "AggregateKeyType": "IP"}
+                                )
+                            },
+                        }
+                    )
+                ]
+            )
+        },
+    )
+    template.has_resource_properties(
+        "AWS::ApiGateway::Stage",
+        {
+            "StageName": p.api_stage_name,
+            "MethodSettings": Match.array_with(
+                [
+                    Match.object_like(
+                        {
+                            "ThrottlingRateLimit": p.api_throttling.rate_limit,
+                            "ThrottlingBurstLimit": p.api_throttling.burst_limit,
+                        }
+                    )
+                ]
+            ),
+        },
+    )
 
 
 def test_removal_policy_and_deletion_protection(env_template: tuple[str, Template]) -> None:
@@ -100,13 +134,24 @@ def test_retention_visibility_and_sampling(env_template: tuple[str, Template]) -
     p = PROFILES[env]
     for group in template.find_resources("AWS::Logs::LogGroup").values():
         assert group["Properties"]["RetentionInDays"] == p.log_retention_days
-    template.has_resource_properties("AWS::SQS::Queue", {
-        "QueueName": f"payment-events-{env}", "VisibilityTimeout": p.event_queue_visibility_timeout_s,
-        "RedrivePolicy": Match.object_like({"maxReceiveCount": p.dlq_max_receive_count})})  # fmt: skip
-    template.has_resource_properties("AWS::XRay::SamplingRule", {"SamplingRule": Match.object_like(
-        {"FixedRate": p.xray_sampling_rate})})  # fmt: skip
+    template.has_resource_properties(
+        "AWS::SQS::Queue",
+        {
+            "QueueName": f"payment-events-{env}",
+            "VisibilityTimeout": p.event_queue_visibility_timeout_s,
+            "RedrivePolicy": Match.object_like({"maxReceiveCount": p.dlq_max_receive_count}),
+        },
+    )
+    template.has_resource_properties(
+        "AWS::XRay::SamplingRule", {"SamplingRule": Match.object_like({"FixedRate": p.xray_sampling_rate})}
+    )
     assert len(template.find_resources("AWS::EC2::NatGateway")) == p.nat_gateways
-    template.has_resource_properties("AWS::S3::Bucket", {
-        "BucketName": Match.any_value(),
-        "LifecycleConfiguration": {"Rules": [Match.object_like({
-            "Id": "KeepAuditTrail", "ExpirationInDays": p.audit_retention_days})]}})  # fmt: skip
+    template.has_resource_properties(
+        "AWS::S3::Bucket",
+        {
+            "BucketName": Match.any_value(),
+            "LifecycleConfiguration": {
+                "Rules": [Match.object_like({"Id": "KeepAuditTrail", "ExpirationInDays": p.audit_retention_days})]
+            },
+        },
+    )

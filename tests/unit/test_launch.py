@@ -20,20 +20,38 @@ from product.launch import LaunchError, LaunchRequest, Progress
 REGION = "us-east-1"
 STACK_ARN = "arn:aws:cloudformation:us-east-1:111111111111:stack/SC-111111111111-pp-abc123/1f2e3d4c"
 DECLARED = [
-    {"ParameterKey": PROFILE, "DefaultValue": "dev", "Description": "profile",
-     "ParameterConstraints": {"AllowedValues": ["dev", "staging", "prod"]}},
-    {"ParameterKey": NAME_SUFFIX, "Description": "suffix of every physical name",
-     "ParameterConstraints": {"AllowedPattern": "^[a-z][a-z0-9-]{1,19}$",
-                              "ConstraintDescription": "a lower-case letter, then 1-19 lower-case letters"}},
-    *({"ParameterKey": o.parameter, "DefaultValue": "false",
-       "ParameterConstraints": {"AllowedValues": ["false", "true"]}} for o in (GUARDDUTY, SHIELD, COST_MONITOR)),
-]  # fmt: skip
+    {
+        "ParameterKey": PROFILE,
+        "DefaultValue": "dev",
+        "Description": "profile",
+        "ParameterConstraints": {"AllowedValues": ["dev", "staging", "prod"]},
+    },
+    {
+        "ParameterKey": NAME_SUFFIX,
+        "Description": "suffix of every physical name",
+        "ParameterConstraints": {
+            "AllowedPattern": "^[a-z][a-z0-9-]{1,19}$",
+            "ConstraintDescription": "a lower-case letter, then 1-19 lower-case letters",
+        },
+    },
+    *(
+        {
+            "ParameterKey": o.parameter,
+            "DefaultValue": "false",
+            "ParameterConstraints": {"AllowedValues": ["false", "true"]},
+        }
+        for o in (GUARDDUTY, SHIELD, COST_MONITOR)
+    ),
+]
 
 
 @pytest.fixture(autouse=True)
 def _fake_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
-    for key, value in (("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing"),
-                       ("AWS_DEFAULT_REGION", REGION)):  # fmt: skip
+    for key, value in (
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_DEFAULT_REGION", REGION),
+    ):
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
 
@@ -76,11 +94,16 @@ def stubbed() -> Iterator[tuple[Any, Stubber, Any, Stubber]]:
 def test_find_product_by_name() -> None:
     sc = boto3.client("servicecatalog", region_name=REGION)
     created = sc.create_product(
-        Name="Payment Processing", Owner="Payment Platform Team", ProductType="CLOUD_FORMATION_TEMPLATE",
-        ProvisioningArtifactParameters={"Name": "v1", "Info": {"LoadTemplateFromURL": "https://example.com/t.json"},
-                                        "Type": "CLOUD_FORMATION_TEMPLATE"},
+        Name="Payment Processing",
+        Owner="Payment Platform Team",
+        ProductType="CLOUD_FORMATION_TEMPLATE",
+        ProvisioningArtifactParameters={
+            "Name": "v1",
+            "Info": {"LoadTemplateFromURL": "https://example.com/t.json"},
+            "Type": "CLOUD_FORMATION_TEMPLATE",
+        },
         IdempotencyToken="t1",
-    )  # fmt: skip
+    )
     product_id = created["ProductViewDetail"]["ProductViewSummary"]["ProductId"]
     product = launch.find_product(sc, "Payment Processing")
     assert product["ProductViewSummary"]["ProductId"] == product_id
@@ -92,8 +115,9 @@ def test_find_product_by_name() -> None:
 def test_find_product_by_id(stubbed: tuple[Any, Stubber, Any, Stubber]) -> None:
     """Service Catalog ids start with prod- (moto's do not, hence a stub)."""
     sc, stub, _, _ = stubbed
-    stub.add_response("describe_product", {"ProductViewSummary": {"ProductId": "prod-abc", "Name": "Payments"}},
-                      {"Id": "prod-abc"})  # fmt: skip
+    stub.add_response(
+        "describe_product", {"ProductViewSummary": {"ProductId": "prod-abc", "Name": "Payments"}}, {"Id": "prod-abc"}
+    )
     assert launch.find_product(sc, "prod-abc")["ProductViewSummary"]["Name"] == "Payments"
 
 
@@ -108,9 +132,11 @@ def test_unknown_product_is_a_clear_input_error() -> None:
 # -- versions, launch paths and parameters (Stubber) -----------------------------------------------------
 PRODUCT = {
     "ProductViewSummary": {"ProductId": "prod-1", "Name": "Payment Processing"},
-    "ProvisioningArtifacts": [{"Id": "pa-1", "Name": "v1", "Guidance": "DEPRECATED"},
-                              {"Id": "pa-2", "Name": "v2", "Guidance": "DEFAULT"}],
-}  # fmt: skip
+    "ProvisioningArtifacts": [
+        {"Id": "pa-1", "Name": "v1", "Guidance": "DEPRECATED"},
+        {"Id": "pa-2", "Name": "v2", "Guidance": "DEFAULT"},
+    ],
+}
 
 
 def test_version_resolves_to_its_provisioning_artifact() -> None:
@@ -135,8 +161,9 @@ def test_unknown_or_deprecated_versions(version: str, message: str) -> None:
         ([{"Id": "port-1", "Name": "A"}], "Payments", r"no launch path through portfolio 'Payments'; yours: A"),
     ],
 )
-def test_launch_path_problems(stubbed: tuple[Any, Stubber, Any, Stubber], paths: list[dict[str, str]],
-                              portfolio: str | None, message: str) -> None:  # fmt: skip
+def test_launch_path_problems(
+    stubbed: tuple[Any, Stubber, Any, Stubber], paths: list[dict[str, str]], portfolio: str | None, message: str
+) -> None:
     sc, stub, _, _ = stubbed
     stub.add_response("list_launch_paths", {"LaunchPathSummaries": paths}, {"ProductId": "prod-1"})
     with pytest.raises(LaunchError, match=message):
@@ -163,8 +190,11 @@ def test_parameters_are_checked_against_the_versions_constraints(
     stubbed: tuple[Any, Stubber, Any, Stubber], parameters: dict[str, str], message: str
 ) -> None:
     sc, stub, _, _ = stubbed
-    stub.add_response("describe_provisioning_parameters", {"ProvisioningArtifactParameters": DECLARED},
-                      {"ProductId": "prod-1", "ProvisioningArtifactId": "pa-1", "PathId": "port-1"})  # fmt: skip
+    stub.add_response(
+        "describe_provisioning_parameters",
+        {"ProvisioningArtifactParameters": DECLARED},
+        {"ProductId": "prod-1", "ProvisioningArtifactId": "pa-1", "PathId": "port-1"},
+    )
     with pytest.raises(LaunchError, match=message) as error:
         launch.check_parameters(sc, "prod-1", "pa-1", "port-1", parameters)
     assert error.value.exit_code == launch.EXIT_INPUT
@@ -172,17 +202,29 @@ def test_parameters_are_checked_against_the_versions_constraints(
 
 # -- provisioning, waiting, failures, termination (Stubber) ---------------------------------------------
 def _stub_lookups(stub: Stubber) -> None:
-    stub.add_response("describe_product", {"ProductViewSummary": {"ProductId": "prod-1", "Name": "Payment Processing"},
-                                           "ProvisioningArtifacts": [{"Id": "pa-1", "Name": "v1"}]},
-                      {"Name": "Payment Processing"})  # fmt: skip
-    stub.add_response("list_launch_paths", {"LaunchPathSummaries": [{"Id": "port-1", "Name": "Payment Platform"}]},
-                      {"ProductId": "prod-1"})  # fmt: skip
-    stub.add_response("describe_provisioning_parameters", {"ProvisioningArtifactParameters": DECLARED},
-                      {"ProductId": "prod-1", "ProvisioningArtifactId": "pa-1", "PathId": "port-1"})  # fmt: skip
+    stub.add_response(
+        "describe_product",
+        {
+            "ProductViewSummary": {"ProductId": "prod-1", "Name": "Payment Processing"},
+            "ProvisioningArtifacts": [{"Id": "pa-1", "Name": "v1"}],
+        },
+        {"Name": "Payment Processing"},
+    )
+    stub.add_response(
+        "list_launch_paths",
+        {"LaunchPathSummaries": [{"Id": "port-1", "Name": "Payment Platform"}]},
+        {"ProductId": "prod-1"},
+    )
+    stub.add_response(
+        "describe_provisioning_parameters",
+        {"ProvisioningArtifactParameters": DECLARED},
+        {"ProductId": "prod-1", "ProvisioningArtifactId": "pa-1", "PathId": "port-1"},
+    )
 
 
-def _record(status: str, *, outputs: list[dict[str, str]] | None = None,
-            errors: list[dict[str, str]] | None = None) -> dict[str, Any]:  # fmt: skip
+def _record(
+    status: str, *, outputs: list[dict[str, str]] | None = None, errors: list[dict[str, str]] | None = None
+) -> dict[str, Any]:
     detail = {"RecordId": "rec-1", "Status": status, "ProvisionedProductId": "pp-1", "RecordErrors": errors or []}
     return {"RecordDetail": detail, **({"RecordOutputs": outputs} if outputs else {})}
 
@@ -197,13 +239,16 @@ def _event(event_id: str, status: str, logical_id: str, reason: str = "") -> dic
         "LogicalResourceId": logical_id,
         "ResourceType": "AWS::DynamoDB::Table",
     }
-    return {**event, "ResourceStatusReason": reason} if reason else event  # fmt: skip
+    return {**event, "ResourceStatusReason": reason} if reason else event
 
 
 REQUEST = LaunchRequest(
-    product="Payment Processing", version="v1", name="payment-team-a",
-    parameters={PROFILE: "prod", NAME_SUFFIX: "team-a"}, tags={"cost-center": "CC-1001"},
-)  # fmt: skip
+    product="Payment Processing",
+    version="v1",
+    name="payment-team-a",
+    parameters={PROFILE: "prod", NAME_SUFFIX: "team-a"},
+    tags={"cost-center": "CC-1001"},
+)
 
 
 def test_provision_waits_shows_progress_and_returns_outputs(
@@ -211,22 +256,40 @@ def test_provision_waits_shows_progress_and_returns_outputs(
 ) -> None:
     sc, stub, cfn, cfn_stub = stubbed
     _stub_lookups(stub)
-    stub.add_response("provision_product", _record("CREATED"), {
-        "ProductId": "prod-1", "ProvisioningArtifactId": "pa-1", "PathId": "port-1",
-        "ProvisionedProductName": "payment-team-a", "ProvisionToken": ANY,
-        "ProvisioningParameters": [{"Key": PROFILE, "Value": "prod"}, {"Key": NAME_SUFFIX, "Value": "team-a"}],
-        "Tags": [{"Key": "cost-center", "Value": "CC-1001"}]})  # fmt: skip
+    stub.add_response(
+        "provision_product",
+        _record("CREATED"),
+        {
+            "ProductId": "prod-1",
+            "ProvisioningArtifactId": "pa-1",
+            "PathId": "port-1",
+            "ProvisionedProductName": "payment-team-a",
+            "ProvisionToken": ANY,
+            "ProvisioningParameters": [{"Key": PROFILE, "Value": "prod"}, {"Key": NAME_SUFFIX, "Value": "team-a"}],
+            "Tags": [{"Key": "cost-center", "Value": "CC-1001"}],
+        },
+    )
     stub.add_response("describe_record", _record("IN_PROGRESS"), {"Id": "rec-1"})
-    stub.add_response("search_provisioned_products", {"ProvisionedProducts": [{"Id": "pp-1", "PhysicalId": STACK_ARN}]},
-                      {"Filters": {"SearchQuery": ["id:pp-1"]}})  # fmt: skip
-    cfn_stub.add_response("describe_stack_events", {"StackEvents": [_event("e1", "CREATE_IN_PROGRESS", "Payments")]},
-                          {"StackName": STACK_ARN})  # fmt: skip
-    outputs = [{"OutputKey": "ApiUrl", "OutputValue": "https://api.example.com/prod/"},
-               {"OutputKey": "Environment", "OutputValue": "prod"}]  # fmt: skip
+    stub.add_response(
+        "search_provisioned_products",
+        {"ProvisionedProducts": [{"Id": "pp-1", "PhysicalId": STACK_ARN}]},
+        {"Filters": {"SearchQuery": ["id:pp-1"]}},
+    )
+    cfn_stub.add_response(
+        "describe_stack_events",
+        {"StackEvents": [_event("e1", "CREATE_IN_PROGRESS", "Payments")]},
+        {"StackName": STACK_ARN},
+    )
+    outputs = [
+        {"OutputKey": "ApiUrl", "OutputValue": "https://api.example.com/prod/"},
+        {"OutputKey": "Environment", "OutputValue": "prod"},
+    ]
     stub.add_response("describe_record", _record("SUCCEEDED", outputs=outputs), {"Id": "rec-1"})
-    cfn_stub.add_response("describe_stack_events", {"StackEvents": [
-        _event("e2", "CREATE_COMPLETE", "Payments"), _event("e1", "CREATE_IN_PROGRESS", "Payments")]},
-        {"StackName": STACK_ARN})  # fmt: skip
+    cfn_stub.add_response(
+        "describe_stack_events",
+        {"StackEvents": [_event("e2", "CREATE_COMPLETE", "Payments"), _event("e1", "CREATE_IN_PROGRESS", "Payments")]},
+        {"StackName": STACK_ARN},
+    )
     record = launch.provision(sc, REQUEST, Progress(out, clock=clock), cfn=cfn, sleep=clock.sleep, poll_s=15)
     assert launch.outputs_of(record) == {"ApiUrl": "https://api.example.com/prod/", "Environment": "prod"}
     assert record["StackArn"] == STACK_ARN
@@ -243,12 +306,16 @@ def test_failed_provisioning_explains_itself_with_the_stack_events(
     stub.add_response("provision_product", _record("CREATED"), None)
     failed = _record("FAILED", errors=[{"Code": "ProvisioningFailed", "Description": "stack rolled back"}])
     stub.add_response("describe_record", failed, {"Id": "rec-1"})
-    stub.add_response("search_provisioned_products", {"ProvisionedProducts": [{"Id": "pp-1", "PhysicalId": STACK_ARN}]},
-                      None)  # fmt: skip
-    events = {"StackEvents": [
-        _event("e3", "ROLLBACK_COMPLETE", "SC-111111111111-pp-abc123"),
-        _event("e2", "CREATE_FAILED", "Payments", "Resource handler returned message: \"Table already exists\""),
-        _event("e1", "CREATE_IN_PROGRESS", "Payments")]}  # fmt: skip
+    stub.add_response(
+        "search_provisioned_products", {"ProvisionedProducts": [{"Id": "pp-1", "PhysicalId": STACK_ARN}]}, None
+    )
+    events = {
+        "StackEvents": [
+            _event("e3", "ROLLBACK_COMPLETE", "SC-111111111111-pp-abc123"),
+            _event("e2", "CREATE_FAILED", "Payments", 'Resource handler returned message: "Table already exists"'),
+            _event("e1", "CREATE_IN_PROGRESS", "Payments"),
+        ]
+    }
     cfn_stub.add_response("describe_stack_events", events, {"StackName": STACK_ARN})
     cfn_stub.add_response("describe_stack_events", events, {"StackName": STACK_ARN})
     with pytest.raises(LaunchError) as error:
@@ -278,8 +345,9 @@ def test_missing_permission_says_what_was_being_done(
     assert "catalog.principals" in str(e.value)
 
 
-def test_waiting_gives_up_after_the_timeout(stubbed: tuple[Any, Stubber, Any, Stubber], clock: Clock,
-                                           out: io.StringIO) -> None:  # fmt: skip
+def test_waiting_gives_up_after_the_timeout(
+    stubbed: tuple[Any, Stubber, Any, Stubber], clock: Clock, out: io.StringIO
+) -> None:
     sc, stub, _, _ = stubbed
     for _ in range(3):
         stub.add_response("describe_record", _record("IN_PROGRESS"), {"Id": "rec-1"})
@@ -288,11 +356,15 @@ def test_waiting_gives_up_after_the_timeout(stubbed: tuple[Any, Stubber, Any, St
     assert error.value.exit_code == launch.EXIT_TIMEOUT
 
 
-def test_terminate_waits_for_the_record(stubbed: tuple[Any, Stubber, Any, Stubber], clock: Clock,
-                                        out: io.StringIO) -> None:  # fmt: skip
+def test_terminate_waits_for_the_record(
+    stubbed: tuple[Any, Stubber, Any, Stubber], clock: Clock, out: io.StringIO
+) -> None:
     sc, stub, _, _ = stubbed
-    stub.add_response("terminate_provisioned_product", _record("CREATED"),
-                      {"ProvisionedProductName": "payment-team-a", "TerminateToken": ANY})  # fmt: skip
+    stub.add_response(
+        "terminate_provisioned_product",
+        _record("CREATED"),
+        {"ProvisionedProductName": "payment-team-a", "TerminateToken": ANY},
+    )
     stub.add_response("describe_record", _record("SUCCEEDED"), {"Id": "rec-1"})
     stub.add_response("search_provisioned_products", {"ProvisionedProducts": []}, None)
     launch.terminate(sc, "payment-team-a", Progress(out, clock=clock), sleep=clock.sleep)
@@ -328,8 +400,9 @@ def test_smoke_failure_and_absence_are_clear(tmp_path: Path, out: io.StringIO) -
     command = tmp_path / "smoke"
     command.write_text("#!/bin/sh\nexit 1\n")
     with pytest.raises(LaunchError, match=r"smoke suite failed against stack \(exit 1\)"):
-        launch.run_smoke("stack", region=None, out=out, command=command,
-                         runner=lambda a, **_: subprocess.CompletedProcess(a, 1))  # fmt: skip
+        launch.run_smoke(
+            "stack", region=None, out=out, command=command, runner=lambda a, **_: subprocess.CompletedProcess(a, 1)
+        )
 
 
 def test_stack_name_from_its_arn() -> None:
@@ -338,12 +411,32 @@ def test_stack_name_from_its_arn() -> None:
 
 # -- command line --------------------------------------------------------------------------------------
 def test_cli_builds_the_launch_request() -> None:
-    args = launch.parser().parse_args(["launch", "--version", "v2", "--profile", "staging", "--suffix", "team-b",
-                                       "--shield", "--tag", "owner=payments-team", "--parameter", "X=1"])  # fmt: skip
+    args = launch.parser().parse_args(
+        [
+            "launch",
+            "--version",
+            "v2",
+            "--profile",
+            "staging",
+            "--suffix",
+            "team-b",
+            "--shield",
+            "--tag",
+            "owner=payments-team",
+            "--parameter",
+            "X=1",
+        ]
+    )
     request = launch.request_from(args)
     assert request.name == "payment-team-b" and request.version == "v2"
-    assert request.parameters == {PROFILE: "staging", NAME_SUFFIX: "team-b", GUARDDUTY.parameter: "false",
-                                  SHIELD.parameter: "true", COST_MONITOR.parameter: "false", "X": "1"}  # fmt: skip
+    assert request.parameters == {
+        PROFILE: "staging",
+        NAME_SUFFIX: "team-b",
+        GUARDDUTY.parameter: "false",
+        SHIELD.parameter: "true",
+        COST_MONITOR.parameter: "false",
+        "X": "1",
+    }
     assert request.tags == {"owner": "payments-team"}
 
 
@@ -351,12 +444,14 @@ def test_cli_builds_the_launch_request() -> None:
     ("argv", "message"),
     [
         (["launch", "--profile", "dev", "--suffix", "a1"], "the following arguments are required: --version"),
-        (["launch", "--version", "v1", "--profile", "dev", "--suffix", "a1", "--tag", "owner"],
-         "'owner' is not KEY=VALUE"),
+        (
+            ["launch", "--version", "v1", "--profile", "dev", "--suffix", "a1", "--tag", "owner"],
+            "'owner' is not KEY=VALUE",
+        ),
         (["terminate", "--name", "bad name!"], "is not a provisioned product name"),
         (["deploy"], "invalid choice: 'deploy'"),
     ],
-)  # fmt: skip
+)
 def test_bad_cli_input_gets_a_clear_message(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as error:
         launch.main(argv)
@@ -364,8 +459,9 @@ def test_bad_cli_input_gets_a_clear_message(argv: list[str], message: str, capsy
     assert message in capsys.readouterr().err
 
 
-def test_main_reports_errors_with_exit_codes(monkeypatch: pytest.MonkeyPatch,
-                                             stubbed: tuple[Any, Stubber, Any, Stubber]) -> None:  # fmt: skip
+def test_main_reports_errors_with_exit_codes(
+    monkeypatch: pytest.MonkeyPatch, stubbed: tuple[Any, Stubber, Any, Stubber]
+) -> None:
     sc, stub, cfn, _ = stubbed
     monkeypatch.setattr(launch, "clients", lambda _region: (sc, cfn))
     stub.add_client_error("get_provisioned_product_outputs", service_error_code="ResourceNotFoundException")
@@ -377,8 +473,11 @@ def test_main_reports_errors_with_exit_codes(monkeypatch: pytest.MonkeyPatch,
 def test_main_prints_outputs(monkeypatch: pytest.MonkeyPatch, stubbed: tuple[Any, Stubber, Any, Stubber]) -> None:
     sc, stub, cfn, _ = stubbed
     monkeypatch.setattr(launch, "clients", lambda _region: (sc, cfn))
-    stub.add_response("get_provisioned_product_outputs", {"Outputs": [{"OutputKey": "ApiUrl", "OutputValue": "u"}]},
-                      {"ProvisionedProductName": "payment-team-a"})  # fmt: skip
+    stub.add_response(
+        "get_provisioned_product_outputs",
+        {"Outputs": [{"OutputKey": "ApiUrl", "OutputValue": "u"}]},
+        {"ProvisionedProductName": "payment-team-a"},
+    )
     out = io.StringIO()
     assert launch.main(["outputs", "--name", "payment-team-a"], out=out) == 0
     assert out.getvalue().split() == ["ApiUrl", "u"]
@@ -394,14 +493,16 @@ def test_launch_with_terminate_after_cleans_up_even_when_the_smoke_suite_is_miss
     _stub_lookups(stub)
     stub.add_response("provision_product", _record("CREATED"), None)
     stub.add_response("describe_record", _record("SUCCEEDED"), {"Id": "rec-1"})
-    stub.add_response("search_provisioned_products", {"ProvisionedProducts": [{"Id": "pp-1", "PhysicalId": STACK_ARN}]},
-                      None)  # fmt: skip
+    stub.add_response(
+        "search_provisioned_products", {"ProvisionedProducts": [{"Id": "pp-1", "PhysicalId": STACK_ARN}]}, None
+    )
     cfn_stub.add_response("describe_stack_events", {"StackEvents": []}, {"StackName": STACK_ARN})
     stub.add_response("terminate_provisioned_product", _record("CREATED"), None)
     stub.add_response("describe_record", _record("SUCCEEDED"), {"Id": "rec-1"})
     stub.add_response("search_provisioned_products", {"ProvisionedProducts": []}, None)
-    args = launch.parser().parse_args(["launch", "--version", "v1", "--profile", "dev", "--suffix", "team-a",
-                                       "--smoke", "--terminate-after"])  # fmt: skip
+    args = launch.parser().parse_args(
+        ["launch", "--version", "v1", "--profile", "dev", "--suffix", "team-a", "--smoke", "--terminate-after"]
+    )
     out = io.StringIO()
     with pytest.raises(LaunchError, match="smoke suite entry"):
         launch.run(args, sc, cfn, out)

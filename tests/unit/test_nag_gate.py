@@ -18,10 +18,16 @@ def _synth_two_buckets(outdir: Path, *, acknowledge_first: bool) -> list[str]:
     app = App(outdir=str(outdir), builtin_cloud_formation_validation=False)
     stack = Stack(app, "Probe", env=Environment(account="111111111111", region="us-east-1"))
     buckets = [
-        s3.Bucket(stack, name, enforce_ssl=True, versioned=True, block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
-                  encryption=s3.BucketEncryption.KMS_MANAGED)
+        s3.Bucket(
+            stack,
+            name,
+            enforce_ssl=True,
+            versioned=True,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            encryption=s3.BucketEncryption.KMS_MANAGED,
+        )
         for name in ("First", "Second")
-    ]  # fmt: skip
+    ]
     for bucket in buckets:  # everything but server access logging is acknowledged on both
         acknowledge(
             bucket,

@@ -15,11 +15,18 @@ from pipeline.template_shape import PipelineAction, critical_path, pipeline_acti
 from product.profiles import ENVIRONMENT_NAMES, PROFILES
 
 PUSH_TO_PROD = [
-    "source", "synth", "self-mutate", "assets",
-    "dev deploy", "dev smoke",
-    "staging deploy", "staging smoke",
-    "prod approval", "prod deploy", "prod smoke",
-]  # fmt: skip
+    "source",
+    "synth",
+    "self-mutate",
+    "assets",
+    "dev deploy",
+    "dev smoke",
+    "staging deploy",
+    "staging smoke",
+    "prod approval",
+    "prod deploy",
+    "prod smoke",
+]
 WHOLE_RUN = [*PUSH_TO_PROD, "catalog deploy"]  # the catalog is republished from the same commit after prod
 
 
@@ -43,8 +50,10 @@ def _buildspec(project: dict[str, Any]) -> str:
     if isinstance(spec, str):
         return spec
     parts = spec["Fn::Join"][1]
-    return "".join(p if isinstance(p, str) else f"<{'.'.join(p['Fn::GetAtt'])}>" if "Fn::GetAtt" in p
-                   else f"<{p['Ref']}>" for p in parts)  # fmt: skip
+    return "".join(
+        p if isinstance(p, str) else f"<{'.'.join(p['Fn::GetAtt'])}>" if "Fn::GetAtt" in p else f"<{p['Ref']}>"
+        for p in parts
+    )
 
 
 def test_pipeline_is_v2_self_mutating_and_restarts_on_update(pipeline_template: dict[str, Any]) -> None:
@@ -53,8 +62,13 @@ def test_pipeline_is_v2_self_mutating_and_restarts_on_update(pipeline_template: 
     assert props["Name"] == PIPELINE_NAME
     assert props["RestartExecutionOnUpdate"] is True
     assert [s["Name"] for s in props["Stages"]] == [
-        "Source", "Build", "UpdatePipeline", "Assets", *ENVIRONMENT_NAMES, "catalog"
-    ]  # fmt: skip
+        "Source",
+        "Build",
+        "UpdatePipeline",
+        "Assets",
+        *ENVIRONMENT_NAMES,
+        "catalog",
+    ]
 
 
 def test_stages_and_actions_run_in_promotion_order(actions: list[PipelineAction]) -> None:
@@ -131,8 +145,10 @@ def test_synth_runs_the_check_script_and_publishes_unit_junit(
     assert parsed["artifacts"]["base-directory"] == "cdk.out"
     (report_key,) = parsed["reports"]
     assert parsed["reports"][report_key] == {
-        "files": ["unit.xml"], "base-directory": "reports/junit", "file-format": "JUNITXML"
-    }  # fmt: skip
+        "files": ["unit.xml"],
+        "base-directory": "reports/junit",
+        "file-format": "JUNITXML",
+    }
     group_id = report_key.strip("<>").split(".")[0]
     assert resources[group_id]["Type"] == "AWS::CodeBuild::ReportGroup"
     assert resources[group_id]["Properties"]["Type"] == "TEST"
@@ -174,9 +190,10 @@ def test_approval_names_the_commit_and_links_the_staging_smoke_report(
     topic = resources[topic_id]["Properties"]
     assert "KmsMasterKeyId" in topic
     emails = sorted(
-        r["Properties"]["Endpoint"] for r in resources.values()
+        r["Properties"]["Endpoint"]
+        for r in resources.values()
         if r["Type"] == "AWS::SNS::Subscription" and r["Properties"]["TopicArn"] == {"Ref": topic_id}
-    )  # fmt: skip
+    )
     assert emails == sorted(pipeline_settings.approver_emails)
 
 
@@ -188,8 +205,9 @@ def test_topics_are_kms_encrypted_and_tls_only(pipeline_template: dict[str, Any]
         assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [_key_id(pipeline_template), "Arn"]}
     for policy in template.find_resources("AWS::SNS::TopicPolicy").values():
         statements = policy["Properties"]["PolicyDocument"]["Statement"]
-        assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
-                   for s in statements)  # fmt: skip
+        assert any(
+            s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}} for s in statements
+        )
 
 
 def _key_id(pipeline_template: dict[str, Any]) -> str:
@@ -234,9 +252,14 @@ def test_every_environment_stack_deploys_with_that_environments_knobs(
         assert path.startswith(f"assembly-PaymentPipeline-{env}/")
         template = Template.from_json(json.loads((assembly_dir / path).read_text()))
         profile = PROFILES[env]
-        template.has_resource_properties("AWS::Lambda::Function", {
-            "FunctionName": f"payment-api-{env}", "MemorySize": profile.payment_memory_mb,
-            "Timeout": profile.payment_timeout_s})  # fmt: skip
+        template.has_resource_properties(
+            "AWS::Lambda::Function",
+            {
+                "FunctionName": f"payment-api-{env}",
+                "MemorySize": profile.payment_memory_mb,
+                "Timeout": profile.payment_timeout_s,
+            },
+        )
         template.has_resource_properties("AWS::ApiGateway::Stage", {"StageName": profile.api_stage_name})
         template.has_resource_properties(
             "AWS::CodeDeploy::DeploymentGroup", {"DeploymentConfigName": profile.release.deployment_config}
@@ -250,9 +273,14 @@ def test_cross_account_keys_only_when_a_stage_leaves_the_tooling_account(setting
         StageTarget(s.environment, "222222222222" if s.environment == "prod" else s.account, s.region)
         for s in settings.stages
     )
-    assert needs_cross_account_keys(DeliverySettings(
-        tooling_account=settings.tooling_account, tooling_region=settings.tooling_region, stages=elsewhere,
-        availability_zones=settings.availability_zones))  # fmt: skip
+    assert needs_cross_account_keys(
+        DeliverySettings(
+            tooling_account=settings.tooling_account,
+            tooling_region=settings.tooling_region,
+            stages=elsewhere,
+            availability_zones=settings.availability_zones,
+        )
+    )
 
 
 def test_pipeline_acknowledgments_are_each_used_and_cover_only_their_construct(assembly_dir: Path) -> None:
@@ -268,14 +296,21 @@ def test_pipeline_acknowledgments_are_each_used_and_cover_only_their_construct(a
     }
     assert acknowledged
     report = json.loads((assembly_dir / "validation-report.json").read_text())
-    suppressed = [v for plugin in report["pluginReports"] for v in plugin["suppressedViolations"]
-                  if v["acknowledgedAt"].startswith("PaymentPipeline/")]  # fmt: skip
+    suppressed = [
+        v
+        for plugin in report["pluginReports"]
+        for v in plugin["suppressedViolations"]
+        if v["acknowledgedAt"].startswith("PaymentPipeline/")
+    ]
     used = {(v["acknowledgedAt"], v["acknowledgedId"]) for v in suppressed}
     assert acknowledged - used == set(), "acknowledgments that suppress nothing"
     for violation in suppressed:
         for construct in violation["violatingConstructs"]:
             path = construct["constructPath"]
             assert path == violation["acknowledgedAt"] or path.startswith(violation["acknowledgedAt"] + "/"), (
-                violation["acknowledgedId"], violation["acknowledgedAt"], path)  # fmt: skip
+                violation["acknowledgedId"],
+                violation["acknowledgedAt"],
+                path,
+            )
     stage_roots = {f"PaymentPipeline/{env}" for env in ENVIRONMENT_NAMES}
     assert not {path for path, _ in acknowledged} & {"PaymentPipeline", *stage_roots}

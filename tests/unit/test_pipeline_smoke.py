@@ -40,8 +40,11 @@ def _buildspec(project: dict[str, Any]) -> dict[str, Any]:
 
 def _statements(pipeline_template: dict[str, Any], project: dict[str, Any]) -> dict[str, dict[str, Any]]:
     role_id = project["ServiceRole"]["Fn::GetAtt"][0]
-    policies = [r for r in pipeline_template["Resources"].values()
-                if r["Type"] == "AWS::IAM::Policy" and {"Ref": role_id} in r["Properties"]["Roles"]]  # fmt: skip
+    policies = [
+        r
+        for r in pipeline_template["Resources"].values()
+        if r["Type"] == "AWS::IAM::Policy" and {"Ref": role_id} in r["Properties"]["Roles"]
+    ]
     statements = [s for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"]]
     return {s["Sid"]: s for s in statements if "Sid" in s}
 
@@ -111,14 +114,22 @@ def test_smoke_publishes_junit_to_its_own_report_group_and_keeps_the_report(
     group = pipeline_template["Resources"][group_id]
     assert group["Type"] == "AWS::CodeBuild::ReportGroup" and group["Properties"]["Type"] == "TEST"
     assert spec["reports"][report_key] == {
-        "files": ["junit.xml"], "base-directory": f"reports/smoke/{env}", "file-format": "JUNITXML"
-    }  # fmt: skip
+        "files": ["junit.xml"],
+        "base-directory": f"reports/smoke/{env}",
+        "file-format": "JUNITXML",
+    }
     assert spec["artifacts"] == {"base-directory": f"reports/smoke/{env}", "files": ["**/*"]}
     assert len(_raw_action(pipeline_template, smoke)["OutputArtifacts"]) == 1  # report.html + junit.xml
-    statements = [s for p in pipeline_template["Resources"].values() if p["Type"] == "AWS::IAM::Policy"
-                  for s in p["Properties"]["PolicyDocument"]["Statement"]]  # fmt: skip
-    assert any(s["Resource"] == {"Fn::GetAtt": [group_id, "Arn"]} and "codebuild:BatchPutTestCases" in s["Action"]
-               for s in statements)  # fmt: skip
+    statements = [
+        s
+        for p in pipeline_template["Resources"].values()
+        if p["Type"] == "AWS::IAM::Policy"
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    assert any(
+        s["Resource"] == {"Fn::GetAtt": [group_id, "Arn"]} and "codebuild:BatchPutTestCases" in s["Action"]
+        for s in statements
+    )
     assert project["EncryptionKey"], project_id
 
 
@@ -129,8 +140,10 @@ def _raw_action(pipeline_template: dict[str, Any], action: PipelineAction) -> di
 
 
 def test_every_smoke_report_group_is_distinct(actions: list[PipelineAction], pipeline_template: dict[str, Any]) -> None:
-    groups = {next(iter(_buildspec(_project(pipeline_template, _smoke(actions, env))[1])["reports"]))
-              for env in ENVIRONMENT_NAMES}  # fmt: skip
+    groups = {
+        next(iter(_buildspec(_project(pipeline_template, _smoke(actions, env))[1])["reports"]))
+        for env in ENVIRONMENT_NAMES
+    }
     assert len(groups) == len(ENVIRONMENT_NAMES)
 
 
@@ -153,8 +166,11 @@ def test_smoke_role_is_scoped_to_its_stage(
     stage = Template.from_json(all_templates[f"PaymentPipeline/{env}/PaymentStack"])
 
     def names(resource_type: str, prop: str) -> set[str]:
-        return {_resolve(r["Properties"][prop]) for r in stage.find_resources(resource_type).values()
-                if prop in r["Properties"]}  # fmt: skip
+        return {
+            _resolve(r["Properties"][prop])
+            for r in stage.find_resources(resource_type).values()
+            if prop in r["Properties"]
+        }
 
     arn = f"arn:aws:{{}}:{REGION}:{TEST_ACCOUNT}:{{}}"
     tables = {arn.format("dynamodb", f"table/{n}") for n in names("AWS::DynamoDB::Table", "TableName")}
@@ -165,8 +181,9 @@ def test_smoke_role_is_scoped_to_its_stage(
     assert set(_resources(statements["DescribeTheFunctions"])) == functions | {f"{f}:*" for f in functions}
     (audit,) = [n for n in names("AWS::S3::Bucket", "BucketName") if n.startswith("payment-audit-logs-")]
     assert _resources(statements["ReadTheAuditBucket"]) == [f"arn:aws:s3:::{audit}"]
-    actions = [a for st in statements.values() for a in ([st["Action"]] if isinstance(st["Action"], str) else
-                                                         st["Action"])]  # fmt: skip
+    actions = [
+        a for st in statements.values() for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])
+    ]
     s3_writes = [a for a in actions if a.startswith("s3:") and not a.startswith(("s3:Get", "s3:List"))]
     assert s3_writes == [], "the smoke role never writes or deletes audit objects"
     topics_and_queues = _resources(statements["DescribeTopicsAndQueues"])

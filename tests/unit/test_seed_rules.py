@@ -15,15 +15,20 @@ from product.profiles import ENVIRONMENT_NAMES, PROFILES
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 PYTHON_SOURCES = [
-    p for p in REPOSITORY_ROOT.rglob("*.py")
+    p
+    for p in REPOSITORY_ROOT.rglob("*.py")
     if not any(part in {".venv", "node_modules", "cdk.out", "build"} for part in p.parts)
-]  # fmt: skip
+]
 
 
 def test_rule_app_entry_point_suffix_from_context_then_env_then_dev(tmp_path: Path) -> None:
     none = tmp_path / "missing"
-    assert pipeline_app.read_app_context({"environmentSuffix": "ctx"}, {"ENVIRONMENT_SUFFIX": "env"}, none)\
-        .environment_suffix == "ctx"  # fmt: skip
+    assert (
+        pipeline_app.read_app_context(
+            {"environmentSuffix": "ctx"}, {"ENVIRONMENT_SUFFIX": "env"}, none
+        ).environment_suffix
+        == "ctx"
+    )
     assert pipeline_app.read_app_context({}, {"ENVIRONMENT_SUFFIX": "env"}, none).environment_suffix == "env"
     assert pipeline_app.read_app_context({}, {}, none).environment_suffix == "dev"
 
@@ -113,10 +118,20 @@ def test_rule_no_file_of_1000_lines_and_no_lint_disables_to_hide_one() -> None:
     assert "PLC0302" not in (REPOSITORY_ROOT / "pyproject.toml").read_text()
 
 
-@pytest.mark.parametrize("pattern", [
-    r"memory_size=\d", r"timeout=Duration\.seconds\(\d", r"threshold=\d", r"min_capacity=\d",
-    r"max_capacity=\d", r"desired_capacity=\d", r"stage_name=\"", r"limit=\d", r"retention_days=\d",
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        r"memory_size=\d",
+        r"timeout=Duration\.seconds\(\d",
+        r"threshold=\d",
+        r"min_capacity=\d",
+        r"max_capacity=\d",
+        r"desired_capacity=\d",
+        r"stage_name=\"",
+        r"limit=\d",
+        r"retention_days=\d",
+    ],
+)
 def test_rule_sizes_thresholds_and_stage_names_only_in_the_configuration_table(pattern: str) -> None:
     for path in (REPOSITORY_ROOT / "product" / "constructs").glob("*.py"):
         assert not re.search(pattern, path.read_text()), f"{path.name} hard-codes {pattern}"
@@ -127,7 +142,10 @@ def test_rule_configured_values_reach_the_templates(env_template: tuple[str, Tem
     profile = PROFILES[env]
     template.has_resource_properties(
         "AWS::Lambda::Function",
-        {"FunctionName": f"payment-api-{env}", "MemorySize": profile.payment_memory_mb,
-         "Timeout": profile.payment_timeout_s},
-    )  # fmt: skip
+        {
+            "FunctionName": f"payment-api-{env}",
+            "MemorySize": profile.payment_memory_mb,
+            "Timeout": profile.payment_timeout_s,
+        },
+    )
     template.has_resource_properties("AWS::ApiGateway::Stage", {"StageName": profile.api_stage_name})

@@ -22,13 +22,13 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from pipeline.rehearsal import assembly as assembly_module
-from pipeline.rehearsal import cdk_cli, shims
-from pipeline.rehearsal.emulator import Emulator
-from pipeline.rehearsal.safety import DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY, check_caller_environment
-from pipeline.rehearsal.stage import DeployedStack, StageRuntime, account_for, write_not_emulated
+from rehearsal import assembly as assembly_module
+from rehearsal import cdk_cli, shims
+from rehearsal.emulator import Emulator
+from rehearsal.safety import DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY, check_caller_environment
+from rehearsal.stage import DeployedStack, StageRuntime, account_for, write_not_emulated
 
-REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
+REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 SMOKE_COMMAND = REPOSITORY_ROOT / "scripts" / "smoke"
 APPROVAL_BEFORE = frozenset({"prod"})
 SMOKE_TIMEOUT_S = 900
@@ -126,9 +126,16 @@ class Console:
 class Rehearsal:
     """Deploys stages of a cloud assembly into an emulator (started here, or shared), serves and smokes them."""
 
-    def __init__(self, assembly: Path, *, reports: Path, console: Console | None = None,
-                 emulator: Emulator | None = None, faults: dict[str, Callable[[Any], Any]] | None = None,
-                 processing_timeout_s: float = 60.0) -> None:  # fmt: skip
+    def __init__(
+        self,
+        assembly: Path,
+        *,
+        reports: Path,
+        console: Console | None = None,
+        emulator: Emulator | None = None,
+        faults: dict[str, Callable[[Any], Any]] | None = None,
+        processing_timeout_s: float = 60.0,
+    ) -> None:
         check_caller_environment(os.environ)
         self.assembly = assembly.resolve()
         self.reports = reports.resolve()
@@ -145,8 +152,9 @@ class Rehearsal:
             )
         (self.account, self.region), *_ = sorted(accounts)
         self._own_emulator = emulator is None
-        self.emulator = emulator or Emulator(account=self.account, region=self.region,
-                                             log_file=self.reports / "rehearsal" / "emulator.log")  # fmt: skip
+        self.emulator = emulator or Emulator(
+            account=self.account, region=self.region, log_file=self.reports / "rehearsal" / "emulator.log"
+        )
         self._workdir = tempfile.TemporaryDirectory(prefix="rehearsal-functions-")
         self.runtimes: dict[str, StageRuntime] = {}
         self.cdk_log = self.reports / "rehearsal" / "cdk.log"
@@ -177,8 +185,13 @@ class Rehearsal:
         if key in done:
             return 0.0
         self.console.line(f"bootstrap aws://{key[0]}/{key[1]} with the real CDK CLI (log {self._rel(self.cdk_log)})")
-        run = cdk_cli.bootstrap(account=key[0], region=key[1], assembly=self.assembly,
-                                env=self.emulator.environment(), log_file=self.cdk_log)  # fmt: skip
+        run = cdk_cli.bootstrap(
+            account=key[0],
+            region=key[1],
+            assembly=self.assembly,
+            env=self.emulator.environment(),
+            log_file=self.cdk_log,
+        )
         done.add(key)
         self.emulator.bootstrapped = done  # type: ignore[attr-defined]
         self.console.line(f"bootstrap: CDKToolkit ready in {run.seconds:.1f} s")
@@ -187,8 +200,9 @@ class Rehearsal:
     def deploy(self, environment: str) -> tuple[DeployedStack, float]:
         artifact = self.stage_stacks[environment]
         self.console.line(f"{environment}: cdk deploy '{artifact.display_name}' --method=direct")
-        run = cdk_cli.deploy(artifact.display_name, assembly=self.assembly, env=self.emulator.environment(),
-                             log_file=self.cdk_log)  # fmt: skip
+        run = cdk_cli.deploy(
+            artifact.display_name, assembly=self.assembly, env=self.emulator.environment(), log_file=self.cdk_log
+        )
         deployed = account_for(self.emulator, artifact)
         a = deployed.accounting
         self.console.line(
@@ -239,15 +253,29 @@ class Rehearsal:
                 "SMOKE_RUN_ID": dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + f"-{environment}",
             }
         )
-        command = [str(SMOKE_COMMAND), "--stage", environment, "--report-dir", str(report_dir), "--",
-                   f"--processing-timeout={self.processing_timeout_s}"]  # fmt: skip
+        command = [
+            str(SMOKE_COMMAND),
+            "--stage",
+            environment,
+            "--report-dir",
+            str(report_dir),
+            "--",
+            f"--processing-timeout={self.processing_timeout_s}",
+        ]
         self.console.line(
             f"{environment}: smoke suite: scripts/smoke --stage {environment} (API_URL={runtime.api_url})"
         )
         started = time.monotonic()
         with (report_dir / "pytest.log").open("w", encoding="utf-8") as log:
-            completed = subprocess.run(command, cwd=REPOSITORY_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                       timeout=SMOKE_TIMEOUT_S, check=False)  # fmt: skip
+            completed = subprocess.run(
+                command,
+                cwd=REPOSITORY_ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                timeout=SMOKE_TIMEOUT_S,
+                check=False,
+            )
         result.smoke_s = time.monotonic() - started
         result.reports = {
             "html": self._rel(report_dir / "report.html"),
@@ -325,8 +353,9 @@ class Rehearsal:
         self.console.line(f"approval before {environment}: {'granted' if granted else 'refused'}")
         return granted
 
-    def promote(self, environments: list[str] | None = None, *, approve: bool | None = None,
-                publish_catalog: bool = True) -> RehearsalResult:  # fmt: skip
+    def promote(
+        self, environments: list[str] | None = None, *, approve: bool | None = None, publish_catalog: bool = True
+    ) -> RehearsalResult:
         """dev -> smoke -> staging -> smoke -> approval -> prod -> smoke -> catalog; stops at the first failure."""
         environments = environments or list(self.stage_stacks)
         unknown = [e for e in environments if e not in self.stage_stacks]
@@ -346,8 +375,9 @@ class Rehearsal:
                 granted = self.approve(environment, approve, previous)
                 started += time.monotonic() - waited  # time spent waiting for a person is not rehearsal time
                 if not granted:
-                    result.stages.append(StageResult(environment, self.stage_stacks[environment].display_name,
-                                                     outcome="not approved"))  # fmt: skip
+                    result.stages.append(
+                        StageResult(environment, self.stage_stacks[environment].display_name, outcome="not approved")
+                    )
                     stopped = True
                     continue
             stage_result = self.rehearse_stage(environment)
@@ -371,8 +401,13 @@ class Rehearsal:
         for artifact in catalogs:
             self.console.line(f"catalog: cdk deploy '{artifact.display_name}' --method=direct")
             try:
-                cdk_cli.deploy(artifact.display_name, assembly=self.assembly, env=self.emulator.environment(),
-                               log_file=self.cdk_log, timeout=CATALOG_DEPLOY_TIMEOUT_S)  # fmt: skip
+                cdk_cli.deploy(
+                    artifact.display_name,
+                    assembly=self.assembly,
+                    env=self.emulator.environment(),
+                    log_file=self.cdk_log,
+                    timeout=CATALOG_DEPLOY_TIMEOUT_S,
+                )
             except cdk_cli.CdkError as error:
                 reason = str(error).splitlines()[-1]
                 self.console.line(f"catalog: {artifact.stack_name} NOT published on the emulator: {reason}")
@@ -384,8 +419,15 @@ class Rehearsal:
                 f"catalog: {artifact.stack_name} deployed: {len(a.created)} of {a.template_count} resources created; "
                 f"not emulated: {', '.join(f'{t} x{n}' for t, n in by_type.items()) or 'none'}"
             )
-            published.append({"stack": artifact.stack_name, "outcome": "deployed", "created": len(a.created),
-                              "template_resources": a.template_count, "not_emulated": a.skipped})  # fmt: skip
+            published.append(
+                {
+                    "stack": artifact.stack_name,
+                    "outcome": "deployed",
+                    "created": len(a.created),
+                    "template_resources": a.template_count,
+                    "not_emulated": a.skipped,
+                }
+            )
         return published
 
     def serve_until(self, environment: str, *, out: TextIO, stop: threading.Event) -> dict[str, Any]:
@@ -394,8 +436,9 @@ class Rehearsal:
         self.bootstrap()
         deployed, _ = self.deploy(environment)
         runtime = self.serve(deployed)
-        not_emulated = write_not_emulated(self.reports / "rehearsal" / environment / "not-emulated.json", deployed,
-                                          api_url=runtime.api_url)  # fmt: skip
+        not_emulated = write_not_emulated(
+            self.reports / "rehearsal" / environment / "not-emulated.json", deployed, api_url=runtime.api_url
+        )
         line = {
             "stage": environment,
             "api_url": runtime.api_url,
@@ -409,8 +452,10 @@ class Rehearsal:
         }
         out.write(json.dumps(line) + "\n")
         out.flush()
-        self.console.line(f"serving {environment} until interrupted (Ctrl-C); function and API logs in "
-                          f"{self._rel(self.reports / 'rehearsal' / environment)}/")  # fmt: skip
+        self.console.line(
+            f"serving {environment} until interrupted (Ctrl-C); function and API logs in "
+            f"{self._rel(self.reports / 'rehearsal' / environment)}/"
+        )
         stop.wait()
         self.stop_serving(environment)
         self.console.line("stopped; the emulator and everything in it is thrown away")
@@ -434,8 +479,10 @@ class Rehearsal:
         out = self.console.raw
         out("")
         out("== rehearsal summary " + "=" * 78)
-        out(f"{'stage':<9}{'result':<15}{'passed':>7}{'failed':>7}{'not emul.':>10}{'executed':>10}"
-            f"{'deploy':>9}{'smoke':>8}{'total':>8}  report")  # fmt: skip
+        out(
+            f"{'stage':<9}{'result':<15}{'passed':>7}{'failed':>7}{'not emul.':>10}{'executed':>10}"
+            f"{'deploy':>9}{'smoke':>8}{'total':>8}  report"
+        )
         for s in result.stages:
             c = s.counts
             failed = c.get("failed", 0) + c.get("error", 0)
@@ -446,20 +493,27 @@ class Rehearsal:
             )
         totals = [s for s in result.stages if s.counts]
         if totals:
-            executed = sum(s.counts.get("passed", 0) + s.counts.get("failed", 0) + s.counts.get("error", 0)
-                           for s in totals)  # fmt: skip
+            executed = sum(
+                s.counts.get("passed", 0) + s.counts.get("failed", 0) + s.counts.get("error", 0) for s in totals
+            )
             skipped = sum(s.counts.get("not emulated", 0) + s.counts.get("skipped", 0) for s in totals)
             share = 100 * executed / max(1, executed + skipped)
-            out(f"checks executed against the emulator: {executed} of {executed + skipped} ({share:.1f}%); "
-                "the rest are 'not emulated', never passed")  # fmt: skip
+            out(
+                f"checks executed against the emulator: {executed} of {executed + skipped} ({share:.1f}%); "
+                "the rest are 'not emulated', never passed"
+            )
         for s in result.stages:
             if s.not_emulated:
-                out(f"\n{s.environment}: {len(s.not_emulated)} of {s.template_resources} resources not emulated (moto "
-                    f"{shims.MOTO_VERSION} skipped them; checks on them are reported 'not emulated'):")  # fmt: skip
+                out(
+                    f"\n{s.environment}: {len(s.not_emulated)} of {s.template_resources} resources not emulated (moto "
+                    f"{shims.MOTO_VERSION} skipped them; checks on them are reported 'not emulated'):"
+                )
                 _print_grouped(out, s.not_emulated)
                 for item in s.provided_by_harness:
-                    out(f"  provided by the harness (moto API, no CloudFormation provider): {item['type']} "
-                        f"{item['name']}")  # fmt: skip
+                    out(
+                        f"  provided by the harness (moto API, no CloudFormation provider): {item['type']} "
+                        f"{item['name']}"
+                    )
             for failure in s.failures:
                 out(f"{s.environment}: FAILED {failure}")
             if s.message and s.outcome != "passed":
@@ -467,18 +521,24 @@ class Rehearsal:
         for item in result.catalog:
             detail = f" ({item['reason']})" if item.get("reason") else ""
             if item.get("not_emulated") is not None:
-                detail = (f": {item['created']} of {item['template_resources']} resources created, "
-                          f"{len(item['not_emulated'])} not emulated:")  # fmt: skip
+                detail = (
+                    f": {item['created']} of {item['template_resources']} resources created, "
+                    f"{len(item['not_emulated'])} not emulated:"
+                )
             out(f"\ncatalog: {item.get('stack') or '-'}: {item['outcome']}{detail}")
             _print_grouped(out, item.get("not_emulated") or [])
         out("")
-        out(f"reports: {self._rel(self.reports / 'smoke')}/<stage>/report.html, junit.xml; rehearsal logs and "
-            f"summary in {self._rel(self.reports / 'rehearsal')}/")  # fmt: skip
+        out(
+            f"reports: {self._rel(self.reports / 'smoke')}/<stage>/report.html, junit.xml; rehearsal logs and "
+            f"summary in {self._rel(self.reports / 'rehearsal')}/"
+        )
         verdict = "PROMOTION REHEARSED" if result.exit_code == 0 else "PROMOTION FAILED"
         if result.exit_code == 0 and any(s.outcome == "not approved" for s in result.stages):
             verdict = "PROMOTION STOPPED AT APPROVAL"
-        out(f"{verdict}: checks {result.checks_s:.0f} s, bootstrap {result.bootstrap_s:.1f} s, stages "
-            f"{result.total_s - result.bootstrap_s:.1f} s; exit {result.exit_code}")  # fmt: skip
+        out(
+            f"{verdict}: checks {result.checks_s:.0f} s, bootstrap {result.bootstrap_s:.1f} s, stages "
+            f"{result.total_s - result.bootstrap_s:.1f} s; exit {result.exit_code}"
+        )
 
 
 def _print_grouped(out: Callable[[str], None], resources: list[dict[str, str]]) -> None:

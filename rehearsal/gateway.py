@@ -34,7 +34,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from pipeline.rehearsal.lambda_runtime import FunctionHost
+from rehearsal.lambda_runtime import FunctionHost
 
 _AUTHORIZATION = re.compile(
     r"AWS4-HMAC-SHA256 Credential=(?P<key>[^/]+)/(?P<date>\d{8})/(?P<region>[^/]+)/(?P<service>[^/]+)/aws4_request,"
@@ -97,8 +97,19 @@ def routes_of(apigateway: Any, api_id: str) -> list[Route]:
 class LocalRestApi:
     """Serves one REST API stage of the emulator on 127.0.0.1 with the real handlers."""
 
-    def __init__(self, *, api_id: str, stage: str, routes: list[Route], functions: FunctionHost, region: str,
-                 account: str, credentials: dict[str, str], caller_arn: str, log: TextIO) -> None:  # fmt: skip
+    def __init__(
+        self,
+        *,
+        api_id: str,
+        stage: str,
+        routes: list[Route],
+        functions: FunctionHost,
+        region: str,
+        account: str,
+        credentials: dict[str, str],
+        caller_arn: str,
+        log: TextIO,
+    ) -> None:
         self.api_id = api_id
         self.stage = stage
         self.routes = routes
@@ -160,24 +171,41 @@ class LocalRestApi:
     def access_log(self, method: str, path: str, status: int, seconds: float) -> None:
         with self._log_lock:
             self.log.write(
-                json.dumps({"api": self.api_id, "stage": self.stage, "method": method, "path": path,
-                            "status": status, "ms": round(seconds * 1000, 1)}) + "\n"
-            )  # fmt: skip
+                json.dumps(
+                    {
+                        "api": self.api_id,
+                        "stage": self.stage,
+                        "method": method,
+                        "path": path,
+                        "status": status,
+                        "ms": round(seconds * 1000, 1),
+                    }
+                )
+                + "\n"
+            )
             self.log.flush()
 
     # --- request handling ------------------------------------------------------------------------------
 
-    def handle(self, method: str, raw_path: str, headers: list[tuple[str, str]], body: bytes,
-               source_ip: str) -> tuple[int, list[tuple[str, str]], bytes]:  # fmt: skip
+    def handle(
+        self, method: str, raw_path: str, headers: list[tuple[str, str]], body: bytes, source_ip: str
+    ) -> tuple[int, list[tuple[str, str]], bytes]:
         self.requests += 1
         request_id = str(uuid.uuid4())
         split = urlsplit(raw_path)
         prefix = f"/{self.stage}"
         if split.path != prefix and not split.path.startswith(prefix + "/"):
             return _json(403, MISSING_TOKEN, request_id)
-        request = _Request(method=method, raw_path=raw_path, path=split.path[len(prefix) :] or "/",
-                           query=split.query, headers=_HeaderMap(headers), body=body, source_ip=source_ip,
-                           request_id=request_id)  # fmt: skip
+        request = _Request(
+            method=method,
+            raw_path=raw_path,
+            path=split.path[len(prefix) :] or "/",
+            query=split.query,
+            headers=_HeaderMap(headers),
+            body=body,
+            source_ip=source_ip,
+            request_id=request_id,
+        )
         route, parameters = self._match(method, unquote(request.path))
         if route is None:
             return _json(403, MISSING_TOKEN, request_id)
@@ -236,12 +264,15 @@ class LocalRestApi:
         signer = SigV4Auth(Credentials(key, secret), "execute-api", self.region)
         expected = signer.signature(signer.string_to_sign(signed, signer.canonical_request(signed)), signed)
         if expected != match.group("signature"):
-            raise _DeniedError("The request signature we calculated does not match the signature you provided. "
-                               "Check your AWS Secret Access Key and signing method.")  # fmt: skip
+            raise _DeniedError(
+                "The request signature we calculated does not match the signature you provided. "
+                "Check your AWS Secret Access Key and signing method."
+            )
         return key
 
-    def _event(self, route: Route, parameters: dict[str, str], request: _Request,
-               caller_key: str | None) -> dict[str, Any]:  # fmt: skip
+    def _event(
+        self, route: Route, parameters: dict[str, str], request: _Request, caller_key: str | None
+    ) -> dict[str, Any]:
         """An API Gateway REST proxy (payload v1) event."""
         method, path, headers, body = request.method, request.path, request.headers, request.body
         request_id, source_ip = request.request_id, request.source_ip
@@ -337,8 +368,12 @@ class _Request:
 def _json(status: int, body: dict[str, Any], request_id: str) -> tuple[int, list[tuple[str, str]], bytes]:
     headers = [("Content-Type", "application/json"), ("x-amzn-RequestId", request_id)]
     if status == 403:
-        headers.append(("x-amzn-ErrorType", "MissingAuthenticationTokenException"
-                        if body is MISSING_TOKEN else "IncompleteSignatureException"))  # fmt: skip
+        headers.append(
+            (
+                "x-amzn-ErrorType",
+                "MissingAuthenticationTokenException" if body is MISSING_TOKEN else "IncompleteSignatureException",
+            )
+        )
     return status, headers, json.dumps(body).encode("utf-8")
 
 

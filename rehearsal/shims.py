@@ -223,7 +223,7 @@ def apply(recorder: SkipRecorder | None = None) -> SkipRecorder:
     with _apply_lock:
         if _applied is None:
             # moto is imported here, not at module level: callers set MOTO_ACCOUNT_ID first.
-            from pipeline.rehearsal import moto_patches  # noqa: PLC0415
+            from rehearsal import moto_patches  # noqa: PLC0415
 
             _applied = recorder or SkipRecorder()
             moto_patches.apply_all(_applied)

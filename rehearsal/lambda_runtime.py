@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-from pipeline.rehearsal.safety import STRIPPED_PREFIXES
+from rehearsal.safety import STRIPPED_PREFIXES
 
 _IMPORT_LOCK = threading.RLock()
 
@@ -188,8 +188,9 @@ def load_handler(code_dir: Path, handler_name: str, environment: dict[str, str],
 class FunctionHost:
     """Loads deployed functions on first use (by name or ARN, optionally qualified) and caches them."""
 
-    def __init__(self, emulator: Any, workdir: Path, log_file: Path,
-                 faults: dict[str, Callable[[Any], Any]] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, emulator: Any, workdir: Path, log_file: Path, faults: dict[str, Callable[[Any], Any]] | None = None
+    ) -> None:
         self._emulator = emulator
         self._workdir = workdir
         self._lambda = emulator.client("lambda")

@@ -1,4 +1,4 @@
-"""`python -m pipeline.rehearsal` (what `make run` and `scripts/rehearse` run): rehearse the promotion locally.
+"""`python -m rehearsal` (what `make run` and `scripts/rehearse` run): rehearse the promotion locally.
 
   make run                                     checks + synth, then dev -> staging -> approval -> prod on moto
   scripts/rehearse --approve                   the same, unattended (no approval prompt)
@@ -23,17 +23,18 @@ import threading
 import time
 from pathlib import Path
 
-from pipeline.rehearsal import cdk_cli
-from pipeline.rehearsal.assembly import AssemblyError
-from pipeline.rehearsal.promotion import REPOSITORY_ROOT, Console, Rehearsal, parse_faults
-from pipeline.rehearsal.safety import UnsafeEnvironmentError, check_caller_environment
+from rehearsal import cdk_cli
+from rehearsal.assembly import AssemblyError
+from rehearsal.promotion import REPOSITORY_ROOT, Console, Rehearsal, parse_faults
+from rehearsal.safety import UnsafeEnvironmentError, check_caller_environment
 
 FAULTS_ENV = "REHEARSAL_FAULTS"
 
 
 def _arguments(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="rehearse", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser = argparse.ArgumentParser(
+        prog="rehearse", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--stage", help="rehearse only this stage (deploy + smoke), or serve it with --serve")
     parser.add_argument("--serve", action="store_true", help="with --stage: deploy, print one JSON line, serve")
     parser.add_argument("--approve", action="store_true", help="approve the promotion to prod without asking")
@@ -41,9 +42,13 @@ def _arguments(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--assembly", type=Path, help="deploy this cloud assembly as is (no checks, no synth)")
     parser.add_argument("--reports", type=Path, default=REPOSITORY_ROOT / "reports", help="reports root")
     parser.add_argument("--processing-timeout", type=float, default=60.0, help="smoke wait for 'processed' (s)")
-    parser.add_argument("--fault", action="append", default=[], metavar="FUNCTION=KIND",
-                        help="inject a fault into a served function (KIND: http-500, error); also "
-                        f"{FAULTS_ENV}=a=b,c=d")  # fmt: skip
+    parser.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="FUNCTION=KIND",
+        help=f"inject a fault into a served function (KIND: http-500, error); also {FAULTS_ENV}=a=b,c=d",
+    )
     args = parser.parse_args(argv)
     if args.serve and not args.stage:
         parser.error("--serve needs --stage NAME")
@@ -66,8 +71,10 @@ def _prepare_assembly(args: argparse.Namespace, console: Console) -> tuple[Path,
         shutil.rmtree(assembly, ignore_errors=True)
         cdk_cli.synth(outdir=assembly, env=dict(os.environ), log_file=args.reports / "rehearsal" / "synth.log")
     else:
-        console.line("checks: scripts/check (lint, unit + runtime + rehearsal tests, nag gate, synth, cfn-lint), "
-                     "as the pipeline's synth step runs it")  # fmt: skip
+        console.line(
+            "checks: scripts/check (lint, unit + runtime + rehearsal tests, nag gate, synth, cfn-lint), "
+            "as the pipeline's synth step runs it"
+        )
         completed = subprocess.run([str(REPOSITORY_ROOT / "scripts" / "check")], cwd=REPOSITORY_ROOT, check=False)
         if completed.returncode != 0:
             raise SystemExit(f"checks failed (exit {completed.returncode}): nothing is deployed")
@@ -94,8 +101,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         assembly, checks_s = _prepare_assembly(args, console)
-        rehearsal = Rehearsal(assembly, reports=args.reports, console=console, faults=args.faults,
-                              processing_timeout_s=args.processing_timeout)  # fmt: skip
+        rehearsal = Rehearsal(
+            assembly,
+            reports=args.reports,
+            console=console,
+            faults=args.faults,
+            processing_timeout_s=args.processing_timeout,
+        )
         with rehearsal:
             if args.serve:
                 return _serve(rehearsal, args.stage)

@@ -7,16 +7,28 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pipeline.rehearsal import shims
-from pipeline.rehearsal.assembly import StackArtifact
-from pipeline.rehearsal.event_sources import QueueMapping, SqsPoller
-from pipeline.rehearsal.gateway import LocalRestApi, routes_of
-from pipeline.rehearsal.lambda_runtime import FunctionHost
-from pipeline.rehearsal.safety import DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY
+from rehearsal import shims
+from rehearsal.assembly import StackArtifact
+from rehearsal.event_sources import QueueMapping, SqsPoller
+from rehearsal.gateway import LocalRestApi, routes_of
+from rehearsal.lambda_runtime import FunctionHost
+from rehearsal.safety import DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY
 
 # Properties that carry a resource's name, to show 'payment-dev-api-5xx' rather than a logical id.
-_NAME_PROPERTIES = ("AlarmName", "Name", "TableName", "BucketName", "TopicName", "QueueName", "FunctionName",
-                    "LogGroupName", "StageName", "DashboardName", "RestApiName", "AutoScalingGroupName")  # fmt: skip
+_NAME_PROPERTIES = (
+    "AlarmName",
+    "Name",
+    "TableName",
+    "BucketName",
+    "TopicName",
+    "QueueName",
+    "FunctionName",
+    "LogGroupName",
+    "StageName",
+    "DashboardName",
+    "RestApiName",
+    "AutoScalingGroupName",
+)
 
 
 def _display_name(resource: dict[str, Any], stack_path: str) -> str | None:
@@ -80,22 +92,31 @@ def account_for(emulator: Any, artifact: StackArtifact) -> DeployedStack:
         summary = summaries.get(logical_id)
         physical = (summary or {}).get("PhysicalResourceId", "")
         if logical_id in provided:
-            accounting.provided.append({"logical_id": logical_id, "type": resource_type, "name": name,
-                                        "reason": "moto has no CloudFormation provider for this type; the harness "
-                                        "created it through moto's own API (see the shims)"})  # fmt: skip
+            accounting.provided.append(
+                {
+                    "logical_id": logical_id,
+                    "type": resource_type,
+                    "name": name,
+                    "reason": "moto has no CloudFormation provider for this type; the harness "
+                    "created it through moto's own API (see the shims)",
+                }
+            )
         elif logical_id in recorded or physical.startswith(shims.NOT_EMULATED_PREFIX):
             record = recorded.get(logical_id)
             reason = f"moto {shims.MOTO_VERSION} has no CloudFormation support for {resource_type}: skipped at deploy"
             if record is not None and record.reason:
                 reason = record.reason
-            accounting.skipped.append({"logical_id": logical_id, "type": resource_type, "name": name,
-                                       "reason": reason})  # fmt: skip
+            accounting.skipped.append({"logical_id": logical_id, "type": resource_type, "name": name, "reason": reason})
         elif summary is None:
             condition = resource.get("Condition")
-            reason = (f"condition {condition} is false: not created (in AWS either)" if condition
-                      else "not in the emulator's stack resources")  # fmt: skip
-            accounting.not_created.append({"logical_id": logical_id, "type": resource_type, "name": name,
-                                           "reason": reason})  # fmt: skip
+            reason = (
+                f"condition {condition} is false: not created (in AWS either)"
+                if condition
+                else "not in the emulator's stack resources"
+            )
+            accounting.not_created.append(
+                {"logical_id": logical_id, "type": resource_type, "name": name, "reason": reason}
+            )
         else:
             accounting.created.append(logical_id)
     outputs = {o["OutputKey"]: o.get("OutputValue", "") for o in stack.get("Outputs", [])}
@@ -132,8 +153,15 @@ def write_not_emulated(path: Path, deployed: DeployedStack, *, api_url: str | No
 class StageRuntime:
     """The stage's API served locally and its queues polled, until `stop()`."""
 
-    def __init__(self, emulator: Any, deployed: DeployedStack, *, workdir: Path, log_dir: Path,
-                 faults: dict[str, Any] | None = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        emulator: Any,
+        deployed: DeployedStack,
+        *,
+        workdir: Path,
+        log_dir: Path,
+        faults: dict[str, Any] | None = None,
+    ) -> None:
         self.emulator = emulator
         self.deployed = deployed
         log_dir.mkdir(parents=True, exist_ok=True)
@@ -180,8 +208,13 @@ class StageRuntime:
                 mapping = lambda_client.get_event_source_mapping(UUID=physical[logical_id])
                 if mapping.get("State", "Enabled") != "Enabled" or ":sqs:" not in mapping["EventSourceArn"]:
                     continue
-                poller = SqsPoller(QueueMapping.from_api(mapping), sqs=sqs, functions=self.functions,
-                                   region=self.emulator.region, log=self._poll_log)  # fmt: skip
+                poller = SqsPoller(
+                    QueueMapping.from_api(mapping),
+                    sqs=sqs,
+                    functions=self.functions,
+                    region=self.emulator.region,
+                    log=self._poll_log,
+                )
                 self.pollers.append(poller.start())
         return self
 

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
+REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 LOCAL_CLI = REPOSITORY_ROOT / "node_modules" / ".bin" / "cdk"
 
 
@@ -47,9 +47,14 @@ def run(args: list[str], *, env: dict[str, str], log_file: Path, timeout: float 
         log.flush()
         try:
             result = subprocess.run(
-                command, cwd=REPOSITORY_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=timeout,
+                command,
+                cwd=REPOSITORY_ROOT,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                timeout=timeout,
                 check=False,
-            )  # fmt: skip
+            )
         except subprocess.TimeoutExpired:
             raise CdkError(f"`cdk {' '.join(args)}` did not finish within {timeout:.0f} s; log {log_file}") from None
     seconds = time.monotonic() - started
@@ -66,13 +71,21 @@ def bootstrap(*, account: str, region: str, assembly: Path, env: dict[str, str],
 def deploy(stack_path: str, *, assembly: Path, env: dict[str, str], log_file: Path, timeout: float = 600) -> CdkRun:
     return run(
         [
-            "deploy", stack_path, "--app", str(assembly), "--exclusively", "--require-approval", "never",
-            "--method=direct", "--progress", "events",
+            "deploy",
+            stack_path,
+            "--app",
+            str(assembly),
+            "--exclusively",
+            "--require-approval",
+            "never",
+            "--method=direct",
+            "--progress",
+            "events",
         ],
         env=env,
         log_file=log_file,
         timeout=timeout,
-    )  # fmt: skip
+    )
 
 
 def synth(*, outdir: Path, env: dict[str, str], log_file: Path) -> CdkRun:

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from pipeline.rehearsal.lambda_runtime import FunctionHost
+from rehearsal.lambda_runtime import FunctionHost
 
 
 @dataclass(frozen=True)
@@ -41,8 +41,7 @@ class QueueMapping:
 class SqsPoller:
     """One polling thread per event source mapping."""
 
-    def __init__(self, mapping: QueueMapping, *, sqs: Any, functions: FunctionHost, region: str,
-                 log: TextIO) -> None:  # fmt: skip
+    def __init__(self, mapping: QueueMapping, *, sqs: Any, functions: FunctionHost, region: str, log: TextIO) -> None:
         self.mapping = mapping
         self._sqs = sqs
         self._functions = functions

@@ -16,8 +16,8 @@ from typing import Any
 
 import boto3
 
-from pipeline.rehearsal import shims
-from pipeline.rehearsal.safety import (
+from rehearsal import shims
+from rehearsal.safety import (
     DUMMY_ACCESS_KEY_ID,
     DUMMY_SECRET_ACCESS_KEY,
     emulator_environment,
@@ -31,8 +31,9 @@ DEFAULT_REGION = "us-east-1"
 class Emulator:
     """moto on a loopback port, one account, the shims applied; `stop()` throws all state away."""
 
-    def __init__(self, *, account: str = DEFAULT_ACCOUNT, region: str = DEFAULT_REGION,
-                 log_file: Path | None = None) -> None:  # fmt: skip
+    def __init__(
+        self, *, account: str = DEFAULT_ACCOUNT, region: str = DEFAULT_REGION, log_file: Path | None = None
+    ) -> None:
         self.account = account
         self.region = region
         self.log_file = log_file
@@ -87,9 +88,11 @@ class Emulator:
     def environment(self, base: dict[str, str] | None = None) -> dict[str, str]:
         """Environment for a child process (CDK CLI, smoke suite) or an in-process client."""
         return emulator_environment(
-            dict(os.environ if base is None else base), endpoint=self.endpoint, account=self.account,
+            dict(os.environ if base is None else base),
+            endpoint=self.endpoint,
+            account=self.account,
             region=self.region,
-        )  # fmt: skip
+        )
 
     def client(self, service: str) -> Any:
         """A boto3 client for the emulator (cached: clients are thread-safe, creating them is not cheap)."""

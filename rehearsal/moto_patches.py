@@ -21,7 +21,7 @@ from moto.s3.models import FakeBucket, s3_backends
 from moto.sqs.models import Queue
 from moto.utilities.utils import get_partition
 
-from pipeline.rehearsal.shims import (
+from rehearsal.shims import (
     CUSTOM_RESOURCE_REASON,
     HarnessResource,
     NotEmulated,
@@ -107,9 +107,13 @@ def _enabled(value: Any) -> bool:
 def _patch_dynamodb_table() -> None:
     def make(original: Callable[..., Any]) -> Callable[..., Any]:
         def create(
-            cls: type, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str,
+            cls: type,
+            resource_name: str,
+            cloudformation_json: dict[str, Any],
+            account_id: str,
+            region_name: str,
             **kwargs: Any,
-        ):  # fmt: skip
+        ):
             properties = cloudformation_json.setdefault("Properties", {})
             sse = properties.get("SSESpecification")
             if isinstance(sse, dict) and "SSEEnabled" in sse:
@@ -157,9 +161,13 @@ def _lifecycle_rule(rule: dict[str, Any]) -> dict[str, Any]:
 def _patch_s3_bucket() -> None:
     def make(original: Callable[..., Any]) -> Callable[..., Any]:
         def create(
-            cls: type, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str,
+            cls: type,
+            resource_name: str,
+            cloudformation_json: dict[str, Any],
+            account_id: str,
+            region_name: str,
             **kwargs: Any,
-        ):  # fmt: skip
+        ):
             bucket = original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
             backend = s3_backends[account_id][get_partition(region_name)]
             properties = cloudformation_json.get("Properties", {})

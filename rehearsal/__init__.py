@@ -1,0 +1,1 @@
+"""The local rehearsal: the promotion on an embedded AWS emulator (moto). A test harness, not delivery code."""
