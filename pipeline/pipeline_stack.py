@@ -47,10 +47,7 @@ RUNTIME_VERSIONS = {"python": "3.12", "nodejs": "20"}
 TRIGGER_IGNORED_PATHS = ("docs/**",)
 ARTIFACT_RETENTION = Duration.days(90)  # smoke reports and templates of a release stay reviewable this long
 PROD = "prod"
-FAILED_OR_WAITING = (
-    "codepipeline-pipeline-pipeline-execution-failed",
-    "codepipeline-pipeline-manual-approval-needed",
-)
+FAILED_OR_WAITING = ("codepipeline-pipeline-pipeline-execution-failed", "codepipeline-pipeline-manual-approval-needed")
 
 
 def needs_cross_account_keys(delivery: DeliverySettings) -> bool:

@@ -17,12 +17,7 @@ from typing import Any
 import boto3
 
 from rehearsal import shims
-from rehearsal.safety import (
-    DUMMY_ACCESS_KEY_ID,
-    DUMMY_SECRET_ACCESS_KEY,
-    emulator_environment,
-    is_loopback_url,
-)
+from rehearsal.safety import DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY, emulator_environment, is_loopback_url
 
 DEFAULT_ACCOUNT = "111111111111"
 DEFAULT_REGION = "us-east-1"
@@ -88,10 +83,7 @@ class Emulator:
     def environment(self, base: dict[str, str] | None = None) -> dict[str, str]:
         """Environment for a child process (CDK CLI, smoke suite) or an in-process client."""
         return emulator_environment(
-            dict(os.environ if base is None else base),
-            endpoint=self.endpoint,
-            account=self.account,
-            region=self.region,
+            dict(os.environ if base is None else base), endpoint=self.endpoint, account=self.account, region=self.region
         )
 
     def client(self, service: str) -> Any:

@@ -24,14 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from scripts.diagram_assembly import (
-    Model,
-    Template,
-    logical_id_paths,
-    references,
-    render,
-    templates_in_assembly,
-)
+from scripts.diagram_assembly import Model, Template, logical_id_paths, references, render, templates_in_assembly
 from scripts.diagram_delivery import delivery_model
 
 PRODUCT_ENVIRONMENT = "prod"
@@ -212,8 +205,7 @@ class _Product:
             cluster, service = PRIMARY.get(resource_type, ("other", resource_type))
             node_id = f"*{resource_type}" if resource_type in AGGREGATED else self._relative(lid)
             node = self.nodes.setdefault(
-                node_id,
-                {"id": node_id, "type": resource_type, "cluster": cluster, "service": service, "members": []},
+                node_id, {"id": node_id, "type": resource_type, "cluster": cluster, "service": service, "members": []}
             )
             node["members"].append(lid)
             self.node_of[lid] = node_id

@@ -75,9 +75,7 @@ def _mapping_value(value: str | int | float) -> str:
     return str(value)
 
 
-def profile_mapping_rows(
-    profiles: Mapping[str, EnvironmentProfile] = PROFILES,
-) -> dict[str, dict[str, str]]:
+def profile_mapping_rows(profiles: Mapping[str, EnvironmentProfile] = PROFILES) -> dict[str, dict[str, str]]:
     """One mapping row per environment: every token-capable knob, plus derived columns."""
     nat_max = max_nat_gateways(profiles)
     rows: dict[str, dict[str, str]] = {}

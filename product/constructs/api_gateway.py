@@ -41,11 +41,7 @@ _GATEWAY_ERROR_TEMPLATE = (
 # Contract-shaped bodies for requests API Gateway itself rejects before the function runs.
 _GATEWAY_ERRORS = {
     "BadRequestBody": (apigw.ResponseType.BAD_REQUEST_BODY, "invalid_request", "null"),
-    "BadRequestParameters": (
-        apigw.ResponseType.BAD_REQUEST_PARAMETERS,
-        "invalid_request",
-        '"Idempotency-Key"',
-    ),
+    "BadRequestParameters": (apigw.ResponseType.BAD_REQUEST_PARAMETERS, "invalid_request", '"Idempotency-Key"'),
 }
 
 
@@ -125,10 +121,7 @@ class PaymentApi(Construct):
             request_validator=validator,
         )
         read = payments.add_resource("{id}").add_method(
-            "GET",
-            integration,
-            request_parameters={"method.request.path.id": True},
-            request_validator=validator,
+            "GET", integration, request_parameters={"method.request.path.id": True}, request_validator=validator
         )
 
         self.deployment = apigw.Deployment(self, "Deployment", api=self.api, description="payment API")

@@ -18,11 +18,7 @@ from product.profiles import AlarmThresholds
 PERIOD = Duration.minutes(5)
 # CloudWatch's spelling of the `Operation` dimension (the CDK enum's values are GET_ITEM etc.).
 LATENCY_OPERATIONS = ("GetItem", "PutItem")
-THROTTLE_OPERATIONS = (
-    dynamodb.Operation.GET_ITEM,
-    dynamodb.Operation.PUT_ITEM,
-    dynamodb.Operation.UPDATE_ITEM,
-)
+THROTTLE_OPERATIONS = (dynamodb.Operation.GET_ITEM, dynamodb.Operation.PUT_ITEM, dynamodb.Operation.UPDATE_ITEM)
 
 
 @dataclass(frozen=True)
@@ -68,12 +64,7 @@ class PaymentMonitoring(Construct):
         throttles = watched.payments_table.metric_throttled_requests_for_operations(
             operations=list(THROTTLE_OPERATIONS), period=PERIOD
         )
-        self._alarm(
-            "dynamodb-throttles",
-            throttles,
-            thresholds.dynamodb_throttles,
-            "payments table throttled requests",
-        )
+        self._alarm("dynamodb-throttles", throttles, thresholds.dynamodb_throttles, "payments table throttled requests")
         for operation in LATENCY_OPERATIONS:
             latency = watched.payments_table.metric_successful_request_latency(
                 dimensions_map={"TableName": watched.payments_table.table_name, "Operation": operation},
@@ -95,10 +86,7 @@ class PaymentMonitoring(Construct):
                 period=PERIOD,
             )
             self._alarm(
-                f"api-{metric_name[:3].lower()}",
-                metric,
-                threshold,
-                f"API {metric_name} responses in 5 minutes",
+                f"api-{metric_name[:3].lower()}", metric, threshold, f"API {metric_name} responses in 5 minutes"
             )
         cpu = cloudwatch.Metric(
             namespace="AWS/EC2",

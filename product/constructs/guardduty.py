@@ -12,8 +12,5 @@ class ThreatDetector(Construct):
     def __init__(self, scope: Construct, construct_id: str) -> None:
         super().__init__(scope, construct_id)
         self.detector = guardduty.CfnDetector(
-            self,
-            "Detector",
-            enable=True,
-            finding_publishing_frequency="FIFTEEN_MINUTES",
+            self, "Detector", enable=True, finding_publishing_frequency="FIFTEEN_MINUTES"
         )

@@ -14,10 +14,7 @@ class FunctionRole(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, description: str) -> None:
         super().__init__(scope, construct_id)
         self.role = iam.Role(
-            self,
-            "Role",
-            assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
-            description=description,
+            self, "Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"), description=description
         )
 
     def acknowledge_grant_policy(self, *wildcards: tuple[str, str]) -> None:

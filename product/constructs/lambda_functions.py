@@ -100,11 +100,7 @@ class PaymentFunctions(Construct):
         # UpdateItem records on the payment that its PaymentCreated event was published.
         r.payments_table.grant(self.api_role.role, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem")
         r.idempotency_table.grant(
-            self.api_role.role,
-            "dynamodb:GetItem",
-            "dynamodb:PutItem",
-            "dynamodb:UpdateItem",
-            "dynamodb:DeleteItem",
+            self.api_role.role, "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"
         )
         r.audit_bucket.grant_put(self.api_role.role, f"{AUDIT_KEY_PREFIX}*")
         r.event_bus.grant_put_events_to(self.api_role.role)
@@ -147,10 +143,7 @@ class PaymentFunctions(Construct):
         r.payments_table.grant(self.processor_role.role, "dynamodb:UpdateItem")
         r.key.grant_encrypt_decrypt(self.processor_role.role)
         self.processor_role.acknowledge_grant_policy(
-            (
-                "AwsSolutions-IAM5[Action::kms:GenerateDataKey*]",
-                "KMS data-key actions for the stage key only",
-            ),
+            ("AwsSolutions-IAM5[Action::kms:GenerateDataKey*]", "KMS data-key actions for the stage key only"),
             ("AwsSolutions-IAM5[Action::kms:ReEncrypt*]", "KMS re-encrypt actions for the stage key only"),
         )
         for function in (self.api, self.processor):

@@ -42,13 +42,7 @@ class PaymentLogs(Construct):
     """Factory for the product's log groups, all sharing one key, retention and removal policy."""
 
     def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        key: kms.IKey,
-        retention_days: int,
-        removal: RemovalPolicy,
+        self, scope: Construct, construct_id: str, *, key: kms.IKey, retention_days: int, removal: RemovalPolicy
     ) -> None:
         super().__init__(scope, construct_id)
         self._key = key

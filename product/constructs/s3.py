@@ -50,8 +50,7 @@ class AuditBuckets(Construct):
             **BUCKET_BASELINE,
             lifecycle_rules=[
                 s3.LifecycleRule(
-                    expiration=Duration.days(log_retention_days),
-                    noncurrent_version_expiration=Duration.days(30),
+                    expiration=Duration.days(log_retention_days), noncurrent_version_expiration=Duration.days(30)
                 )
             ],
             removal_policy=removal,
@@ -79,8 +78,7 @@ class AuditBuckets(Construct):
                     id="KeepAuditTrail",
                     transitions=[
                         s3.Transition(
-                            storage_class=s3.StorageClass.GLACIER_INSTANT_RETRIEVAL,
-                            transition_after=Duration.days(90),
+                            storage_class=s3.StorageClass.GLACIER_INSTANT_RETRIEVAL, transition_after=Duration.days(90)
                         )
                     ],
                     expiration=Duration.days(audit_retention_days),

@@ -41,10 +41,7 @@ class EdgeShieldProtection(Construct):
             name=f"payment-api-edge-{name_suffix}",
             resource_arn=Fn.join(
                 "",
-                [
-                    f"arn:{Aws.PARTITION}:cloudfront::{Aws.ACCOUNT_ID}:distribution/",
-                    self.distribution.distribution_id,
-                ],
+                [f"arn:{Aws.PARTITION}:cloudfront::{Aws.ACCOUNT_ID}:distribution/", self.distribution.distribution_id],
             ),
         )
         acknowledge(

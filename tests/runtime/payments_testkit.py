@@ -108,8 +108,7 @@ class AwsWorld:
             BillingMode="PAY_PER_REQUEST",
         )
         self.dynamodb.update_time_to_live(
-            TableName=IDEMPOTENCY_TABLE,
-            TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"},
+            TableName=IDEMPOTENCY_TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiration"}
         )
         self.s3.create_bucket(Bucket=AUDIT_BUCKET)
         self.s3.put_bucket_versioning(Bucket=AUDIT_BUCKET, VersioningConfiguration={"Status": "Enabled"})

@@ -7,14 +7,7 @@ import time
 
 import pytest
 from botocore.exceptions import ClientError
-from payments_testkit import (
-    AUDIT_BUCKET,
-    EVENT_BUS,
-    IDEMPOTENCY_TABLE,
-    PAYMENTS_TABLE,
-    FakeLambdaContext,
-    sqs_event,
-)
+from payments_testkit import AUDIT_BUCKET, EVENT_BUS, IDEMPOTENCY_TABLE, PAYMENTS_TABLE, FakeLambdaContext, sqs_event
 from sample_request import VALID_BODY
 
 INTERNAL_WORDS = ("Throttl", "ClientError", "Traceback", PAYMENTS_TABLE, IDEMPOTENCY_TABLE, AUDIT_BUCKET, EVENT_BUS)

@@ -47,8 +47,7 @@ def test_json_content_types_are_accepted(value):
 
 
 @pytest.mark.parametrize(
-    "values",
-    [[], ["text/json"], ["application/json; charset=utf-16"], ["application/json", "text/plain"]],
+    "values", [[], ["text/json"], ["application/json; charset=utf-16"], ["application/json", "text/plain"]]
 )
 def test_other_content_types_are_rejected(values):
     with pytest.raises(validation.ValidationError) as caught:

@@ -106,10 +106,7 @@ class Instance:
         for logical_id, resource in self.template.get("Resources", {}).items():
             if "Condition" in resource and not self.condition(resource["Condition"]):
                 continue
-            found[logical_id] = {
-                "Type": resource["Type"],
-                "Properties": self.resolve(resource.get("Properties", {})),
-            }
+            found[logical_id] = {"Type": resource["Type"], "Properties": self.resolve(resource.get("Properties", {}))}
         return found
 
     def outputs(self) -> dict[str, Any]:

@@ -154,10 +154,7 @@ def test_settings_defaults_put_every_stage_in_the_tooling_account() -> None:
         (_context(stages={"prod": {"account": "abc"}}), "stages.prod.account='abc' is not a 12-digit"),
         (_context(stages={"dev": {"region": "eu-west-9x"}}), "stages.dev.region='eu-west-9x'"),
         (_context(stages=["dev"]), "context 'stages' must map environment names"),
-        (
-            _context(stages={"prod": {"region": "eu-west-1"}}),
-            "no availability zones configured for region 'eu-west-1'",
-        ),
+        (_context(stages={"prod": {"region": "eu-west-1"}}), "no availability zones configured for region 'eu-west-1'"),
         (_context(availabilityZones=["us-east-1a"]), "'availabilityZones' must map region names"),
         (_context(enableShieldProtection="maybe"), "'enableShieldProtection' must be true or false"),
         (_context(notificationEmail="oncall"), "notification e-mail 'oncall' is not an e-mail address"),

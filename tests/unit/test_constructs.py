@@ -131,12 +131,7 @@ def test_lambda_functions_traced_python_with_powertools_layer(dev: Template) -> 
         assert props["TracingConfig"] == {"Mode": "Active"}
         assert "AWSLambdaPowertoolsPythonV3" in json.dumps(props["Layers"])
     api_env = _props(dev, "AWS::Lambda::Function", FunctionName="payment-api-dev")["Environment"]["Variables"]
-    assert set(api_env) >= {
-        "PAYMENTS_TABLE_NAME",
-        "IDEMPOTENCY_TABLE_NAME",
-        "AUDIT_BUCKET_NAME",
-        "EVENT_BUS_NAME",
-    }
+    assert set(api_env) >= {"PAYMENTS_TABLE_NAME", "IDEMPOTENCY_TABLE_NAME", "AUDIT_BUCKET_NAME", "EVENT_BUS_NAME"}
     dev.has_resource_properties(
         "AWS::Lambda::EventSourceMapping", {"FunctionResponseTypes": ["ReportBatchItemFailures"], "BatchSize": 10}
     )
@@ -253,10 +248,7 @@ def test_cost_anomaly_custom_monitor_and_immediate_subscription(dev: Template) -
 
 def test_ec2_vpc_two_azs_with_flow_logs(dev: Template) -> None:
     subnets = dev.find_resources("AWS::EC2::Subnet")
-    assert sorted({s["Properties"]["AvailabilityZone"] for s in subnets.values()}) == [
-        "us-east-1a",
-        "us-east-1b",
-    ]
+    assert sorted({s["Properties"]["AvailabilityZone"] for s in subnets.values()}) == ["us-east-1a", "us-east-1b"]
     assert all(s["Properties"]["MapPublicIpOnLaunch"] is False for s in subnets.values())
     dev.has_resource_properties("AWS::EC2::FlowLog", {"TrafficType": "ALL", "LogDestinationType": "cloud-watch-logs"})
 

@@ -18,11 +18,7 @@ def test_function_sizes(env_template: tuple[str, Template]) -> None:
     p = PROFILES[env]
     template.has_resource_properties(
         "AWS::Lambda::Function",
-        {
-            "FunctionName": f"payment-api-{env}",
-            "MemorySize": p.payment_memory_mb,
-            "Timeout": p.payment_timeout_s,
-        },
+        {"FunctionName": f"payment-api-{env}", "MemorySize": p.payment_memory_mb, "Timeout": p.payment_timeout_s},
     )
     template.has_resource_properties(
         "AWS::Lambda::Function",

@@ -26,11 +26,7 @@ import telemetry
 import validation
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.idempotency import (
-    DynamoDBPersistenceLayer,
-    IdempotencyConfig,
-    idempotent_function,
-)
+from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig, idempotent_function
 from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyAlreadyInProgressError,
     IdempotencyPersistenceLayerError,
@@ -156,11 +152,7 @@ def _header_values(event: dict[str, Any], name: str) -> list[str]:
 
 def _key_reused(message: str) -> ApiError:
     return ApiError(
-        422,
-        "idempotency_key_reused",
-        message,
-        field=validation.IDEMPOTENCY_KEY_HEADER,
-        metric="IdempotencyKeyReused",
+        422, "idempotency_key_reused", message, field=validation.IDEMPOTENCY_KEY_HEADER, metric="IdempotencyKeyReused"
     )
 
 

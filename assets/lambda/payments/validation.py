@@ -157,9 +157,7 @@ def check_idempotency_key(values: list[str]) -> str:
         )
     if len(set(values)) != 1:
         raise ValidationError(
-            IDEMPOTENCY_KEY_HEADER,
-            f"{IDEMPOTENCY_KEY_HEADER} header must be sent once",
-            "invalid_idempotency_key",
+            IDEMPOTENCY_KEY_HEADER, f"{IDEMPOTENCY_KEY_HEADER} header must be sent once", "invalid_idempotency_key"
         )
     if not _PRINTABLE_ASCII_RE.fullmatch(values[0]):
         raise ValidationError(
@@ -275,8 +273,7 @@ def check_amount(amount: Any, currency: str) -> None:
     check_amount_type(amount)
     if not AMOUNT_MIN <= amount <= AMOUNT_MAX:
         raise ValidationError(
-            "amount",
-            f"amount must be between {AMOUNT_MIN} and {AMOUNT_MAX:,} minor units of {currency}",
+            "amount", f"amount must be between {AMOUNT_MIN} and {AMOUNT_MAX:,} minor units of {currency}"
         )
 
 
