@@ -30,8 +30,9 @@ from pipeline.pipeline_stack import PIPELINE_STACK_ID, PaymentPipelineStack
 from pipeline.settings import DEFAULT_REGION, DeliverySettings, PipelineSettings
 from product.catalog.settings import CatalogSettings
 from product.compliance import add_nag_gate
+from product.errors import ConfigurationError
 from product.payment_stack import PaymentStack
-from product.profiles import ENVIRONMENT_NAMES, ConfigurationError, profile_for
+from product.profiles import ENVIRONMENT_NAMES, profile_for
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent
 REGION_FILE = REPOSITORY_ROOT / "AWS_REGION"
