@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from product import contract
 from tests.smoke.api_client import ApiClient, Response
 from tests.smoke.support import eventually
 from tests.smoke.target import Target
@@ -26,7 +27,7 @@ from tests.smoke.target import Target
 # The payment API keeps its idempotency records under this prefix (assets/lambda/payments/api.py,
 # Powertools' `key_prefix#sha256(json(key))`); used only to delete the suite's own records.
 IDEMPOTENCY_KEY_PREFIX = "payments-api.create_payment"
-SMOKE_TAG = os.environ.get("SMOKE_TAG", "purpose=smoke-test")
+SMOKE_TAG = os.environ.get(contract.SMOKE_TAG_VARIABLE, contract.SMOKE_TAG)
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 ERROR_FIELDS = {"code", "message", "field"}
 
@@ -59,7 +60,10 @@ def _body(flow: Flow, amount: int = 1250) -> dict[str, Any]:
         "merchant_id": flow.merchant_id,
         "source": f"tok_smoke_{flow.run_id}",
         "description": "post-deploy smoke test",
-        "metadata": {tag_key or "purpose": tag_value or "smoke-test", "smoke_run": flow.run_id},
+        "metadata": {
+            tag_key or contract.SMOKE_TAG_KEY: tag_value or contract.SMOKE_TAG_VALUE,
+            "smoke_run": flow.run_id,
+        },
     }
 
 
