@@ -14,6 +14,8 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from product.contract import Output
+
 # The promotion order of the delivery spec; environments not listed here follow, by name.
 PROMOTION_ORDER = ("dev", "staging", "prod")
 CATALOG_RESOURCE_PREFIX = "AWS::ServiceCatalog::"
@@ -40,7 +42,7 @@ class StackArtifact:
     @property
     def environment(self) -> str | None:
         """The stage's environment: the `Environment` output when it names the stack's parent stage."""
-        value = (self.template.get("Outputs", {}).get("Environment") or {}).get("Value")
+        value = (self.template.get("Outputs", {}).get(Output.ENVIRONMENT) or {}).get("Value")
         parts = self.display_name.split("/")
         if isinstance(value, str) and len(parts) >= 2 and parts[-2] == value:
             return value

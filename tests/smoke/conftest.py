@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from product.contract import RUN_ID_VARIABLE, STAGE_VARIABLE
+from product.contract import RUN_ID_VARIABLE, STAGE_VARIABLE, Output
 from tests.smoke.api_client import ApiClient
 from tests.smoke.report import SmokeReport
 from tests.smoke.target import Target, TargetError, resolve_target, session_from_environment
@@ -98,7 +98,7 @@ def report_context(config: pytest.Config) -> dict[str, Any]:
             account=resolved.account,
             region=resolved.region,
             endpoint=resolved.endpoint or "AWS (default endpoints)",
-            api_url=resolved.outputs.get("ApiUrl"),
+            api_url=resolved.outputs.get(Output.API_URL),
             not_emulated=resolved.not_emulated.document,
         )
     return context
@@ -138,7 +138,7 @@ def run_id(pytestconfig: pytest.Config) -> str:
 
 @pytest.fixture(scope="session")
 def api(pytestconfig: pytest.Config, target: Target) -> ApiClient:
-    url = target.outputs.get("ApiUrl")
+    url = target.outputs.get(Output.API_URL)
     if not url:
         pytest.fail("the stage has no ApiUrl output (nor API_URL variable)")
     return ApiClient(url, aws_session(pytestconfig), target.region)

@@ -24,7 +24,7 @@ from urllib.parse import urlparse
 
 import boto3
 
-from product.contract import IDENTIFYING_OUTPUTS, NOT_EMULATED_VARIABLE, STACK_NAME_VARIABLE, env_var_name
+from product.contract import IDENTIFYING_OUTPUTS, NOT_EMULATED_VARIABLE, STACK_NAME_VARIABLE, Output, env_var_name
 
 
 class TargetError(RuntimeError):
@@ -326,7 +326,7 @@ def resolve_target(session: Any, *, stack_name: str | None, stage: str | None, e
     from_env = _env_outputs(environ, output_ids)
     outputs = {**stack_outputs, **from_env}
     sources = {oid: (f"env {env_var_name(oid)}" if oid in from_env else "DescribeStacks") for oid in outputs}
-    deployed_stage = stack_outputs.get("Environment")
+    deployed_stage = stack_outputs.get(Output.ENVIRONMENT)
     if stage and deployed_stage and stage != deployed_stage:
         raise TargetError(f"--stage {stage} but stack {stack_name} is the {deployed_stage!r} environment")
     return Target(
