@@ -24,7 +24,7 @@ from aws_cdk import App, Environment  # noqa: E402
 import pipeline_app  # noqa: E402
 from pipeline.pipeline_stack import PIPELINE_STACK_ID, PaymentPipelineStack  # noqa: E402
 from pipeline.settings import DeliverySettings, PipelineSettings  # noqa: E402
-from pipeline.template_shape import pipeline_actions, push_to_prod  # noqa: E402
+from tests.unit.pipeline_actions import pipeline_actions, push_to_prod  # noqa: E402
 
 TARGET_PATH, TARGET_DEFAULTS, TARGET_ASSET_ACTIONS = 11, 14, 1
 

@@ -31,9 +31,9 @@ from product.contract import (
 )
 from rehearsal import assembly as assembly_module
 from rehearsal import cdk_cli, shims
+from rehearsal.deployed_stage import DeployedStack, StageRuntime, account_for, write_not_emulated
 from rehearsal.emulator import Emulator
 from rehearsal.safety import DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY, check_caller_environment
-from rehearsal.stage import DeployedStack, StageRuntime, account_for, write_not_emulated
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 SMOKE_COMMAND = REPOSITORY_ROOT / "scripts" / "smoke"

@@ -19,6 +19,7 @@ from pipeline.stage import STACK_ID
 from product.compliance import add_nag_gate
 from product.payment_stack import PaymentStack
 from product.profiles import ENVIRONMENT_NAMES, profile_for
+from rehearsal.assembly import product_template_files, stack_templates
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 TEST_ACCOUNT = "111111111111"
@@ -61,21 +62,10 @@ def assembly_dir(
     return outdir
 
 
-def _templates_by_stack(assembly: Path) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
-    for manifest in assembly.rglob("manifest.json"):
-        for artifact in json.loads(manifest.read_text()).get("artifacts", {}).values():
-            if artifact.get("type") == "aws:cloudformation:stack":
-                path = artifact.get("displayName", "")
-                template_file = manifest.parent / artifact["properties"]["templateFile"]
-                found[path] = json.loads(template_file.read_text())
-    return found
-
-
 @pytest.fixture(scope="session")
 def all_templates(assembly_dir: Path) -> dict[str, dict[str, Any]]:
     """Every synthesized template, keyed by stack display path (e.g. 'PaymentPipeline/dev/PaymentStack')."""
-    return _templates_by_stack(assembly_dir)
+    return stack_templates(assembly_dir)
 
 
 @pytest.fixture(scope="session")
@@ -139,5 +129,5 @@ def catalog_template(all_templates: dict[str, dict[str, Any]]) -> dict[str, Any]
 @pytest.fixture(scope="session")
 def product_template(assembly_dir: Path) -> dict[str, Any]:
     """The Service Catalog product's template (a ProductStack is an asset of the catalog, not a stack)."""
-    (path,) = assembly_dir.rglob("*.product.template.json")
+    (path,) = product_template_files(assembly_dir)
     return json.loads(path.read_text())

@@ -11,8 +11,14 @@ from aws_cdk.assertions import Template
 
 from pipeline.pipeline_stack import CDK_CLI_VERSION, FAILED_OR_WAITING, PIPELINE_NAME, needs_cross_account_keys
 from pipeline.settings import DeliverySettings, PipelineSettings, StageTarget
-from pipeline.template_shape import PipelineAction, critical_path, pipeline_actions, pipeline_properties, push_to_prod
 from product.profiles import ENVIRONMENT_NAMES, PROFILES
+from tests.unit.pipeline_actions import (
+    PipelineAction,
+    critical_path,
+    pipeline_actions,
+    pipeline_properties,
+    push_to_prod,
+)
 
 PUSH_TO_PROD = [
     "source",

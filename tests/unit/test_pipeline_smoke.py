@@ -11,9 +11,9 @@ import pytest
 from aws_cdk.assertions import Template
 
 from pipeline.smoke import ACTION_CONFIGURATION_LIMIT
-from pipeline.template_shape import PipelineAction, pipeline_actions
 from product.contract import SMOKE_OUTPUTS, env_var_name
 from product.profiles import ENVIRONMENT_NAMES, PROFILES
+from tests.unit.pipeline_actions import PipelineAction, pipeline_actions
 
 TEST_ACCOUNT = "111111111111"  # cdk.json's example tooling and stage account
 REGION = "us-east-1"
