@@ -31,16 +31,16 @@ TARGET_PATH, TARGET_DEFAULTS, TARGET_ASSET_ACTIONS = 11, 14, 1
 
 def synth_pipeline(outdir: str, *, parallel_assets: bool, change_sets: bool) -> dict[str, Any]:
     context = pipeline_app.cdk_json_context()
-    delivery = DeliverySettings.from_context(context)
+    delivery_settings = DeliverySettings.from_context(context)
     app = App(context=context, outdir=outdir, builtin_cloud_formation_validation=False)
     stack = PaymentPipelineStack(
         app,
         PIPELINE_STACK_ID,
-        delivery=delivery,
-        source_settings=PipelineSettings.from_context(context),
+        delivery_settings=delivery_settings,
+        pipeline_settings=PipelineSettings.from_context(context),
         publish_assets_in_parallel=parallel_assets,
         use_change_sets=change_sets,
-        env=Environment(account=delivery.tooling_account, region=delivery.tooling_region),
+        env=Environment(account=delivery_settings.tooling_account, region=delivery_settings.tooling_region),
     )
     app.synth()
     return json.loads((Path(outdir) / stack.template_file).read_text())

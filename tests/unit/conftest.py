@@ -32,7 +32,7 @@ def cdk_context() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def settings(cdk_context: dict[str, Any]) -> DeliverySettings:
+def delivery_settings(cdk_context: dict[str, Any]) -> DeliverySettings:
     return DeliverySettings.from_context(cdk_context)
 
 
@@ -50,14 +50,14 @@ def stage_stack_path(env: str) -> str:
 def assembly_dir(
     tmp_path_factory: pytest.TempPathFactory,
     cdk_context: dict[str, Any],
-    settings: DeliverySettings,
+    delivery_settings: DeliverySettings,
     pipeline_settings: PipelineSettings,
 ) -> Path:
     """The app exactly as `pipeline_app.main` builds it, synthesized once."""
     outdir = tmp_path_factory.mktemp("cdk.out")
     app = App(context=cdk_context, outdir=str(outdir), builtin_cloud_formation_validation=False)
-    app_context = pipeline_app.read_app_context(cdk_context, {"CDK_DEFAULT_ACCOUNT": TEST_ACCOUNT})
-    pipeline_app.build_app(app, settings, app_context, pipeline_settings)
+    direct_deploy = pipeline_app.read_direct_deploy_target(cdk_context, {"CDK_DEFAULT_ACCOUNT": TEST_ACCOUNT})
+    pipeline_app.build_app(app, delivery_settings, direct_deploy, pipeline_settings)
     app.synth()
     return outdir
 
@@ -91,14 +91,14 @@ def dev(stage_templates: dict[str, Template]) -> Template:
 
 @pytest.fixture(scope="session")
 def opt_ins_template(
-    tmp_path_factory: pytest.TempPathFactory, cdk_context: dict[str, Any], settings: DeliverySettings
+    tmp_path_factory: pytest.TempPathFactory, cdk_context: dict[str, Any], delivery_settings: DeliverySettings
 ) -> Template:
     """A dev stack with every opt-in on (Shield, GuardDuty detector, account cost monitor, e-mail)."""
     app = App(
         context=cdk_context, outdir=str(tmp_path_factory.mktemp("optins")), builtin_cloud_formation_validation=False
     )
     options = replace(
-        settings.deployment_options("optins", "us-east-1"),
+        delivery_settings.deployment_options("optins", "us-east-1"),
         notification_email="payments-oncall@example.com",
         create_guardduty_detector=True,
         enable_shield_protection=True,
