@@ -10,7 +10,7 @@ run: setup
 
 ## summary: synthesize every stack offline and summarize what each contains
 summary: synth
-	@$(ENV) python scripts/synth_summary.py cdk.out
+	@$(ENV) python -m scripts.synth_summary cdk.out
 
 ## setup: create .venv and install the pinned CDK CLI
 setup:

@@ -30,8 +30,9 @@ from pipeline.pipeline_stack import PIPELINE_STACK_ID, PaymentPipelineStack
 from pipeline.settings import DEFAULT_REGION, DeliverySettings, PipelineSettings
 from product.catalog.settings import CatalogSettings
 from product.compliance import add_nag_gate
+from product.errors import ConfigurationError
 from product.payment_stack import PaymentStack
-from product.profiles import ENVIRONMENT_NAMES, ConfigurationError, profile_for
+from product.profiles import ENVIRONMENT_NAMES, profile_for
 
 REPOSITORY_ROOT = Path(__file__).resolve().parent
 REGION_FILE = REPOSITORY_ROOT / "AWS_REGION"
@@ -40,8 +41,9 @@ DEFAULT_ENVIRONMENT_SUFFIX = "dev"
 
 
 @dataclass(frozen=True)
-class AppContext:
-    """What the direct-deploy stack is called and where it goes."""
+class DirectDeployTarget:
+    """What the direct-deploy stack (`PaymentStack-<suffix>`) is called and where it goes: a pipeline stage's
+    `StageTarget`, for the stack deployed without the pipeline."""
 
     environment_suffix: str
     region: str
@@ -53,15 +55,15 @@ class AppContext:
         return self.environment_suffix if self.environment_suffix in ENVIRONMENT_NAMES else "dev"
 
 
-def read_app_context(
+def read_direct_deploy_target(
     context: Mapping[str, Any], environ: Mapping[str, str], region_file: Path = REGION_FILE
-) -> AppContext:
+) -> DirectDeployTarget:
     """Resolve suffix, region and account from context, environment variables and the region file."""
     suffix = context.get("environmentSuffix") or environ.get("ENVIRONMENT_SUFFIX") or DEFAULT_ENVIRONMENT_SUFFIX
     region = context.get("region") or environ.get("CDK_DEFAULT_REGION")
     if not region and region_file.is_file():
         region = region_file.read_text().strip()
-    return AppContext(
+    return DirectDeployTarget(
         environment_suffix=str(suffix),
         region=str(region or DEFAULT_REGION),
         account=environ.get("CDK_DEFAULT_ACCOUNT") or None,
@@ -70,8 +72,8 @@ def read_app_context(
 
 def build_app(
     app: App,
-    settings: DeliverySettings,
-    app_context: AppContext,
+    delivery_settings: DeliverySettings,
+    direct_deploy: DirectDeployTarget,
     pipeline_settings: PipelineSettings,
     catalog_settings: CatalogSettings | None = None,
 ) -> None:
@@ -82,22 +84,24 @@ def build_app(
     """
     if catalog_settings is None:
         catalog_settings = CatalogSettings.from_context(
-            app.node.get_all_context(), default_account=settings.tooling_account, default_region=settings.tooling_region
+            app.node.get_all_context(),
+            default_account=delivery_settings.tooling_account,
+            default_region=delivery_settings.tooling_region,
         )
     PaymentPipelineStack(
         app,
         PIPELINE_STACK_ID,
-        delivery=settings,
-        source_settings=pipeline_settings,
-        catalog=catalog_settings,
-        env=Environment(account=settings.tooling_account, region=settings.tooling_region),
+        delivery_settings=delivery_settings,
+        pipeline_settings=pipeline_settings,
+        catalog_settings=catalog_settings,
+        env=Environment(account=delivery_settings.tooling_account, region=delivery_settings.tooling_region),
     )
     PaymentStack(
         app,
-        f"PaymentStack-{app_context.environment_suffix}",
-        profile=profile_for(app_context.profile_name),
-        options=settings.deployment_options(app_context.environment_suffix, app_context.region),
-        env=Environment(account=app_context.account, region=app_context.region),
+        f"PaymentStack-{direct_deploy.environment_suffix}",
+        profile=profile_for(direct_deploy.profile_name),
+        options=delivery_settings.deployment_options(direct_deploy.environment_suffix, direct_deploy.region),
+        env=Environment(account=direct_deploy.account, region=direct_deploy.region),
     )
     add_nag_gate(app)
 
@@ -113,8 +117,12 @@ def main() -> None:
     app = App(context=cdk_json_context(), builtin_cloud_formation_validation=False)
     context = app.node.get_all_context()
     try:
-        settings = DeliverySettings.from_context(context)
-        build_app(app, settings, read_app_context(context, os.environ), PipelineSettings.from_context(context))
+        build_app(
+            app,
+            DeliverySettings.from_context(context),
+            read_direct_deploy_target(context, os.environ),
+            PipelineSettings.from_context(context),
+        )
     except ConfigurationError as error:
         sys.exit(f"configuration error: {error}")
     app.synth()

@@ -24,23 +24,23 @@ from aws_cdk import App, Environment  # noqa: E402
 import pipeline_app  # noqa: E402
 from pipeline.pipeline_stack import PIPELINE_STACK_ID, PaymentPipelineStack  # noqa: E402
 from pipeline.settings import DeliverySettings, PipelineSettings  # noqa: E402
-from pipeline.template_shape import pipeline_actions, push_to_prod  # noqa: E402
+from tests.unit.pipeline_actions import pipeline_actions, push_to_prod  # noqa: E402
 
 TARGET_PATH, TARGET_DEFAULTS, TARGET_ASSET_ACTIONS = 11, 14, 1
 
 
 def synth_pipeline(outdir: str, *, parallel_assets: bool, change_sets: bool) -> dict[str, Any]:
     context = pipeline_app.cdk_json_context()
-    delivery = DeliverySettings.from_context(context)
+    delivery_settings = DeliverySettings.from_context(context)
     app = App(context=context, outdir=outdir, builtin_cloud_formation_validation=False)
     stack = PaymentPipelineStack(
         app,
         PIPELINE_STACK_ID,
-        delivery=delivery,
-        source_settings=PipelineSettings.from_context(context),
+        delivery_settings=delivery_settings,
+        pipeline_settings=PipelineSettings.from_context(context),
         publish_assets_in_parallel=parallel_assets,
         use_change_sets=change_sets,
-        env=Environment(account=delivery.tooling_account, region=delivery.tooling_region),
+        env=Environment(account=delivery_settings.tooling_account, region=delivery_settings.tooling_region),
     )
     app.synth()
     return json.loads((Path(outdir) / stack.template_file).read_text())

@@ -19,6 +19,7 @@ from aws_cdk import aws_iam as iam
 from constructs import IConstruct
 
 from product.compliance import acknowledge
+from product.contract import ResourceNames
 from product.profiles import profile_for
 
 if TYPE_CHECKING:
@@ -107,33 +108,33 @@ SMOKE_SCOPE = (
         "and GetTemplate of the {env} stage stack; the trailing * is the stack id CloudFormation assigns",
     ),
     (
-        "AwsSolutions-IAM5[Resource::arn:aws:cloudwatch:{region}:{account}:alarm:payment-{env}-*]",
-        "DescribeAlarms of the {env} alarms, all named payment-{env}-<what>",
+        "AwsSolutions-IAM5[Resource::arn:aws:cloudwatch:{region}:{account}:alarm:{alarms}]",
+        "DescribeAlarms of the {env} alarms, all named {alarm_names}",
     ),
     (
         "AwsSolutions-IAM5[Resource::arn:aws:kms:{region}:{account}:key/*]",
         "the stage key's id is not known to "
         "the pipeline: decrypt only through DynamoDB and S3 (kms:ViaService), describe only the key aliased "
-        "alias/payment-{env} (kms:ResourceAliases)",
+        "{key_alias} (kms:ResourceAliases)",
     ),
     (
-        "AwsSolutions-IAM5[Resource::arn:aws:lambda:{region}:{account}:function:payment-api-{env}:*]",
+        "AwsSolutions-IAM5[Resource::arn:aws:lambda:{region}:{account}:function:{api_function}:*]",
         "configuration and alias reads of the {env} payment API function's versions and alias",
     ),
     (
-        "AwsSolutions-IAM5[Resource::arn:aws:lambda:{region}:{account}:function:payment-processor-{env}:*]",
+        "AwsSolutions-IAM5[Resource::arn:aws:lambda:{region}:{account}:function:{processor_function}:*]",
         "configuration and alias reads of the {env} event processor's versions and aliases",
     ),
     (
-        "AwsSolutions-IAM5[Resource::arn:aws:s3:::payment-audit-logs-{env}-{account}-{region}/*]",
+        "AwsSolutions-IAM5[Resource::arn:aws:s3:::{audit_bucket}/*]",
         "GetObject of the {env} audit bucket's objects, to check the API wrote its audit record",
     ),
     (
-        "AwsSolutions-IAM5[Resource::arn:aws:sns:{region}:{account}:payment-*-alerts-{env}]",
+        "AwsSolutions-IAM5[Resource::arn:aws:sns:{region}:{account}:{alert_topics}]",
         "GetTopicAttributes of the three {env} alert topics (operations, security, cost)",
     ),
     (
-        "AwsSolutions-IAM5[Resource::arn:aws:wafv2:{region}:{account}:regional/webacl/payment-api-{env}/*]",
+        "AwsSolutions-IAM5[Resource::arn:aws:wafv2:{region}:{account}:regional/webacl/{web_acl}/*]",
         "the {env} web ACL; the trailing * is the id WAF assigns",
     ),
     (
@@ -149,7 +150,7 @@ SMOKE_SCOPE = (
         "ListTargetsByRule of the {env} stack's rules on the default bus, named by CloudFormation after the stack",
     ),
     (
-        "AwsSolutions-IAM5[Resource::arn:aws:events:{region}:{account}:rule/payment-events-{env}/{stack}-*]",
+        "AwsSolutions-IAM5[Resource::arn:aws:events:{region}:{account}:rule/{event_bus}/{stack}-*]",
         "ListTargetsByRule of the {env} stack's rules on the {env} payment bus",
     ),
     (
@@ -194,11 +195,22 @@ def acknowledge_pipeline_findings(stack: PaymentPipelineStack) -> None:
 
     for environment, step in stack.smoke_steps.items():
         stage = stack.stages[environment]
+        names = ResourceNames(environment)
         scope = {
             **ctx,
             "env": environment,
             "stage": profile_for(environment).api_stage_name,
             "stack": stage.stack.stack_name,
+            # the smoke role's name patterns, as pipeline/smoke.py derives them from the product's names
+            "alarms": names.alarm("*"),
+            "alarm_names": names.alarm("<what>"),
+            "key_alias": names.key_alias,
+            "api_function": names.api_function,
+            "processor_function": names.processor_function,
+            "audit_bucket": names.audit_bucket(stack.account, stack.region),
+            "alert_topics": names.alert_topic("*"),
+            "web_acl": names.web_acl,
+            "event_bus": names.event_bus,
         }
         _on_project(step.project, ctx, INLINE, *rw, *_format(SMOKE_SCOPE, scope))
 

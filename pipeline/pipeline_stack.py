@@ -50,9 +50,9 @@ PROD = "prod"
 FAILED_OR_WAITING = ("codepipeline-pipeline-pipeline-execution-failed", "codepipeline-pipeline-manual-approval-needed")
 
 
-def needs_cross_account_keys(delivery: DeliverySettings) -> bool:
+def needs_cross_account_keys(delivery_settings: DeliverySettings) -> bool:
     """Cross-account deployments need KMS-encrypted artifacts; needed only if a stage leaves the tooling account."""
-    return any(stage.account != delivery.tooling_account for stage in delivery.stages)
+    return any(stage.account != delivery_settings.tooling_account for stage in delivery_settings.stages)
 
 
 class PaymentPipelineStack(Stack):
@@ -63,9 +63,9 @@ class PaymentPipelineStack(Stack):
         scope: Construct,
         construct_id: str,
         *,
-        delivery: DeliverySettings,
-        source_settings: PipelineSettings,
-        catalog: CatalogSettings | None = None,
+        delivery_settings: DeliverySettings,
+        pipeline_settings: PipelineSettings,
+        catalog_settings: CatalogSettings | None = None,
         publish_assets_in_parallel: bool = False,
         use_change_sets: bool = False,
         **stack_kwargs: object,
@@ -96,12 +96,12 @@ class PaymentPipelineStack(Stack):
         )
         self.artifact_bucket = self._artifact_bucket()
         self.approval_topic = self._topic(
-            "ApprovalTopic", "Payment platform: prod release awaiting approval", source_settings.approver_emails
+            "ApprovalTopic", "Payment platform: prod release awaiting approval", pipeline_settings.approver_emails
         )
         self.notification_topic = self._topic(
             "NotificationTopic",
             "Payment platform pipeline: failed runs and pending approvals",
-            (source_settings.notification_email,) if source_settings.notification_email else (),
+            (pipeline_settings.notification_email,) if pipeline_settings.notification_email else (),
         )
         self.report_groups = {
             name: codebuild.ReportGroup(self, f"{name.capitalize()}Reports", removal_policy=RemovalPolicy.DESTROY)
@@ -109,7 +109,7 @@ class PaymentPipelineStack(Stack):
         }
 
         self.source = pipelines.CodePipelineSource.connection(
-            source_settings.repository, source_settings.branch, connection_arn=source_settings.connection_arn
+            pipeline_settings.repository, pipeline_settings.branch, connection_arn=pipeline_settings.connection_arn
         )
         self.pipeline = pipelines.CodePipeline(
             self,
@@ -121,7 +121,7 @@ class PaymentPipelineStack(Stack):
             use_change_sets=use_change_sets,
             # The artifact bucket always has the pipeline key; this decides the keys of the replication buckets
             # CDK creates for stages in other regions.
-            cross_account_keys=needs_cross_account_keys(delivery),
+            cross_account_keys=needs_cross_account_keys(delivery_settings),
             artifact_bucket=self.artifact_bucket,
             cli_version=CDK_CLI_VERSION,
             code_build_defaults=pipelines.CodeBuildOptions(
@@ -135,25 +135,25 @@ class PaymentPipelineStack(Stack):
         self.stages: dict[str, PaymentStage] = {}
         self.smoke_steps: dict[str, pipelines.CodeBuildStep] = {}
         for environment in ENVIRONMENT_NAMES:
-            stage = PaymentStage(self, environment, settings=delivery)
+            stage = PaymentStage(self, environment, delivery_settings=delivery_settings)
             smoke = smoke_step(
                 stage,
                 source=self.source,
                 scope=self,
                 report_group=self.report_groups[f"smoke{environment.capitalize()}"],
             )
-            pre = [self._approval(source_settings)] if environment == PROD else []
+            pre = [self._approval(pipeline_settings)] if environment == PROD else []
             self.pipeline.add_stage(stage, pre=pre, post=[smoke])
             self.stages[environment] = stage
             self.smoke_steps[environment] = smoke
         # The catalog republishes the product from the same commit, after prod passed its smoke tests.
         self.catalog_stage: CatalogStage | None = None
-        if catalog is not None:
-            self.catalog_stage = CatalogStage(self, CATALOG_STAGE_ID, settings=catalog)
+        if catalog_settings is not None:
+            self.catalog_stage = CatalogStage(self, CATALOG_STAGE_ID, catalog_settings=catalog_settings)
             self.pipeline.add_stage(self.catalog_stage)
 
         self.pipeline.build_pipeline()
-        self._trigger_on_branch(source_settings.branch)
+        self._trigger_on_branch(pipeline_settings.branch)
         notifications.NotificationRule(
             self,
             "FailuresAndApprovals",
@@ -233,14 +233,14 @@ class PaymentPipelineStack(Stack):
             ],
         )
 
-    def _approval(self, settings: PipelineSettings) -> pipelines.ManualApprovalStep:
+    def _approval(self, pipeline_settings: PipelineSettings) -> pipelines.ManualApprovalStep:
         """Before prod: names the commit (source variable) and links the staging smoke run that passed."""
         commit = self.source.source_attribute("CommitId")
         report_url = self.smoke_steps["staging"].exported_variable(REPORT_URL_VARIABLE)
         return pipelines.ManualApprovalStep(
             "PromoteToProd",
             # Both variables sit in the comment, which is where CDK discovers the steps they come from.
-            comment=f"Promote commit {commit} of {settings.repository}@{settings.branch} to prod. "
+            comment=f"Promote commit {commit} of {pipeline_settings.repository}@{pipeline_settings.branch} to prod. "
             f"Staging smoke report: {report_url}",
             review_url=report_url,
             notification_topic=self.approval_topic,

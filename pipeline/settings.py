@@ -11,8 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from product.errors import ConfigurationError
 from product.options import DeploymentOptions
-from product.profiles import ENVIRONMENT_NAMES, ConfigurationError, profile_for
+from product.profiles import ENVIRONMENT_NAMES, profile_for
 
 _ACCOUNT = re.compile(r"^\d{12}$")
 _REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d$")

@@ -6,33 +6,26 @@ command from the same commit the stage was deployed from, so changing the suite 
 
 from __future__ import annotations
 
-import re
-
 from aws_cdk import Stack, pipelines
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_iam as iam
 
 from pipeline.stage import PaymentStage
+from product.contract import (
+    SMOKE_OUTPUTS,
+    SMOKE_TAG,
+    SMOKE_TAG_VARIABLE,
+    STACK_NAME_VARIABLE,
+    STAGE_VARIABLE,
+    ResourceNames,
+    env_var_name,
+)
 from product.profiles import profile_for
 
 SMOKE_COMMAND = "scripts/smoke --stage {environment}"
 REPORT_DIR = "reports/smoke/{environment}"  # the suite writes junit.xml and report.html here
 REPORT_URL_VARIABLE = "SMOKE_REPORT_URL"
-# Metadata tag the suite puts on its payments (and so on their audit records).
-SMOKE_TAG_KEY = "purpose"
-SMOKE_TAG_VALUE = "smoke-test"
-
-# Stack outputs handed to the suite as environment variables (UPPER_SNAKE of the output id). CodePipeline
-# caps an action's configuration value at 1,000 characters and each `#{namespace.Output}` costs ~100, so
-# only what the suite needs first goes here; it reads every other output with DescribeStacks on STACK_NAME.
-SMOKE_OUTPUTS = (
-    "ApiUrl",
-    "PaymentsTableName",
-    "AuditBucketName",
-    "PaymentFunctionName",
-    "OperationsTopicArn",
-    "EventQueueUrl",
-)
+# CodePipeline's cap on an action's configuration value, which `SMOKE_OUTPUTS` must fit (a unit test checks it).
 ACTION_CONFIGURATION_LIMIT = 1000
 
 # The console page of this very build (its Reports tab shows the JUnit results). Built in the build from
@@ -43,11 +36,6 @@ _EXPORT_REPORT_URL = (
     f'export {REPORT_URL_VARIABLE}="https://${{region}}.console.aws.amazon.com/codesuite/codebuild/${{account}}/'
     'projects/${CODEBUILD_BUILD_ID%%:*}/build/${CODEBUILD_BUILD_ID/:/%3A}/reports?region=${region}"'
 )
-
-
-def env_var_name(output_id: str) -> str:
-    """`ApiUrl` -> `API_URL`, `PaymentsTableName` -> `PAYMENTS_TABLE_NAME`, `WebAclArn` -> `WEB_ACL_ARN`."""
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", output_id).upper()
 
 
 def smoke_step(
@@ -66,11 +54,11 @@ def smoke_step(
             SMOKE_COMMAND.format(environment=environment),
         ],
         env={
-            "STAGE": environment,
-            "STACK_NAME": stack.stack_name,
+            STAGE_VARIABLE: environment,
+            STACK_NAME_VARIABLE: stack.stack_name,
             "STAGE_ACCOUNT": stage.account or "",
             "STAGE_REGION": stage.region or "",
-            "SMOKE_TAG": f"{SMOKE_TAG_KEY}={SMOKE_TAG_VALUE}",
+            SMOKE_TAG_VARIABLE: SMOKE_TAG,
         },
         env_from_cfn_outputs={env_var_name(name): stack.cfn_outputs[name] for name in SMOKE_OUTPUTS},
         primary_output_directory=report_dir,  # junit.xml + report.html, kept as the action's artifact
@@ -100,8 +88,8 @@ def smoke_policy(scope: Stack, stage: PaymentStage) -> list[iam.PolicyStatement]
     """Least privilege for the suite against one stage: reads of that stage's resources (by their physical
     names, which carry the environment), SigV4 calls to its API stage, and deletes of its own smoke items.
 
-    The names follow the product's naming (`payments-<env>`, `payment-api-<env>`, ...); a unit test checks
-    each one against the stage template, so a renamed resource fails the suite rather than the smoke step.
+    The names are the product's own (`product.contract.ResourceNames` of the environment); a unit test checks
+    each pattern against the stage template, so a renamed resource fails the suite rather than the smoke step.
     """
     env = stage.environment
     account, region = stage.account, stage.region
@@ -110,9 +98,10 @@ def smoke_policy(scope: Stack, stage: PaymentStage) -> list[iam.PolicyStatement]
     def arn(service: str, resource: str, *, regional: bool = True) -> str:
         return f"arn:{scope.partition}:{service}:{region if regional else ''}:{account}:{resource}"
 
-    tables = [arn("dynamodb", f"table/{name}-{env}") for name in ("payments", "payment-idempotency")]
-    bucket = f"arn:{scope.partition}:s3:::payment-audit-logs-{env}-{account}-{region}"
-    functions = [arn("lambda", f"function:{name}-{env}") for name in ("payment-api", "payment-processor")]
+    names = ResourceNames(env)
+    tables = [arn("dynamodb", f"table/{name}") for name in (names.payments_table, names.idempotency_table)]
+    bucket = f"arn:{scope.partition}:s3:::{names.audit_bucket(account, region)}"
+    functions = [arn("lambda", f"function:{name}") for name in (names.api_function, names.processor_function)]
     return [
         iam.PolicyStatement(
             sid="DescribeTheStageStack",
@@ -182,29 +171,29 @@ def smoke_policy(scope: Stack, stage: PaymentStage) -> list[iam.PolicyStatement]
             sid="DescribeTheStageKey",
             actions=["kms:DescribeKey", "kms:GetKeyRotationStatus"],
             resources=[arn("kms", "key/*")],
-            conditions={"ForAnyValue:StringEquals": {"kms:ResourceAliases": f"alias/payment-{env}"}},
+            conditions={"ForAnyValue:StringEquals": {"kms:ResourceAliases": names.key_alias}},
         ),
         iam.PolicyStatement(
             sid="DescribeTopicsAndQueues",
             actions=["sns:GetTopicAttributes", "sqs:GetQueueAttributes", "sqs:GetQueueUrl"],
             resources=[
-                arn("sns", f"payment-*-alerts-{env}"),
-                *(arn("sqs", f"{name}-{env}") for name in ("payment-events", "payment-events-dlq")),
+                arn("sns", names.alert_topic("*")),
+                *(arn("sqs", name) for name in (names.event_queue, names.dead_letter_queue)),
             ],
         ),
         iam.PolicyStatement(
             sid="DescribeAlarmsAndDashboard",
             actions=["cloudwatch:DescribeAlarms", "cloudwatch:GetDashboard"],
             resources=[
-                arn("cloudwatch", f"alarm:payment-{env}-*"),
-                arn("cloudwatch", f"dashboard/payment-{env}", regional=False),
+                arn("cloudwatch", f"alarm:{names.alarm('*')}"),
+                arn("cloudwatch", f"dashboard/{names.dashboard}", regional=False),
             ],
         ),
         iam.PolicyStatement(
             sid="DescribeTheFirewall",
             actions=["wafv2:GetWebACL", "wafv2:GetWebACLForResource", "wafv2:GetLoggingConfiguration"],
             resources=[
-                arn("wafv2", f"regional/webacl/payment-api-{env}/*"),
+                arn("wafv2", f"regional/webacl/{names.web_acl}/*"),
                 f"arn:{scope.partition}:apigateway:{region}::/restapis/*/stages/{api_stage}",
             ],
         ),
@@ -221,14 +210,14 @@ def smoke_policy(scope: Stack, stage: PaymentStage) -> list[iam.PolicyStatement]
         iam.PolicyStatement(
             sid="DescribeTheEventBus",
             actions=["events:DescribeEventBus"],
-            resources=[arn("events", f"event-bus/payment-events-{env}")],
+            resources=[arn("events", f"event-bus/{names.event_bus}")],
         ),
         iam.PolicyStatement(
             sid="ListTheStageRulesTargets",
             actions=["events:ListTargetsByRule"],
             # CloudFormation names the rules after the stack: on the payment bus and on the default bus.
             resources=[
-                arn("events", f"rule/payment-events-{env}/{stage.stack.stack_name}-*"),
+                arn("events", f"rule/{names.event_bus}/{stage.stack.stack_name}-*"),
                 arn("events", f"rule/{stage.stack.stack_name}-*"),
             ],
         ),

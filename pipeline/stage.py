@@ -17,15 +17,15 @@ STACK_ID = "PaymentStack"
 class PaymentStage(Stage):
     """Holds `PaymentStack` built from the environment's profile, in the environment's account/region."""
 
-    def __init__(self, scope: Construct, environment: str, *, settings: DeliverySettings) -> None:
-        target = settings.stage(environment)
+    def __init__(self, scope: Construct, environment: str, *, delivery_settings: DeliverySettings) -> None:
+        target = delivery_settings.stage(environment)
         super().__init__(scope, environment, env=Environment(account=target.account, region=target.region))
         self.environment = environment
         self.stack = PaymentStack(
             self,
             STACK_ID,
             profile=profile_for(environment),
-            options=settings.stage_options(environment),
+            options=delivery_settings.stage_options(environment),
             env=Environment(account=target.account, region=target.region),
         )
 
@@ -33,6 +33,7 @@ class PaymentStage(Stage):
 class CatalogStage(Stage):
     """Publishes the Service Catalog product (portfolio, versions, launch role) after prod."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, settings: CatalogSettings) -> None:
-        super().__init__(scope, construct_id, env=Environment(account=settings.account, region=settings.region))
-        self.stack = build_catalog(self, settings)
+    def __init__(self, scope: Construct, construct_id: str, *, catalog_settings: CatalogSettings) -> None:
+        env = Environment(account=catalog_settings.account, region=catalog_settings.region)
+        super().__init__(scope, construct_id, env=env)
+        self.stack = build_catalog(self, catalog_settings)

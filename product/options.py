@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from aws_cdk import Token
 
-from product.profiles import ConfigurationError
+from product.errors import ConfigurationError
 
 NAME_SUFFIX_PATTERN = r"^[a-z][a-z0-9-]{1,19}$"
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"

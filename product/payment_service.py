@@ -23,6 +23,7 @@ from product.constructs.sns import AlertTopics
 from product.constructs.sqs import PaymentEventQueues
 from product.constructs.waf import ApiFirewall
 from product.constructs.xray import PaymentTracing
+from product.contract import ResourceNames
 from product.options import DeploymentOptions
 from product.profiles import EnvironmentProfile
 
@@ -135,7 +136,7 @@ class PaymentService(Construct):
             name_suffix=suffix,
             rate_limit=profile.waf_rate_limit,
             stage=self.api.stage,
-            log_group=self.logs.log_group("WafLogs", name=f"aws-waf-logs-payment-{suffix}"),
+            log_group=self.logs.log_group("WafLogs", name=ResourceNames(suffix).waf_log_group),
         )
         self.shield: EdgeShieldProtection | None = None
         if options.enable_shield_protection:

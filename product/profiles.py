@@ -12,6 +12,8 @@ from typing import Literal
 
 from aws_cdk import Token
 
+from product.errors import ConfigurationError, UnknownEnvironmentError
+
 RemovalMode = Literal["destroy", "retain"]
 
 # Lambda's documented limits; CloudWatch Logs accepts only these retention periods.
@@ -26,17 +28,6 @@ LOG_RETENTION_DAYS = (
 WAF_RATE_LIMIT = (10, 2_000_000_000)
 PCI_MIN_LOG_RETENTION_DAYS = 365
 MIN_AUDIT_RETENTION_DAYS = 365
-
-
-class ConfigurationError(ValueError):
-    """A knob value or environment name that cannot be deployed; the message says how to fix it."""
-
-
-class UnknownEnvironmentError(ConfigurationError, KeyError):
-    """An environment name that has no profile."""
-
-    def __str__(self) -> str:  # KeyError would print the message in quotes
-        return str(self.args[0])
 
 
 def _concrete(value: object) -> bool:

@@ -1,9 +1,10 @@
-"""What the rehearsal deploys, read from the cloud assembly (`cdk.out`) alone: no CDK import.
+"""The one reader of a synthesized cloud assembly (`cdk.out`), CDK-free: the rehearsal, the diagrams
+(`scripts/diagram_model.py`), the synth summary and the unit tests all read stacks through it.
 
-Stacks are found by walking every (nested) assembly manifest. A stage stack is one whose display path
-is `.../<env>/<StackId>` and whose template has an `Environment` output equal to `<env>`, so the same
-code finds `dev/PaymentStack` today and `PaymentPipeline/dev/PaymentStack` once the stages live inside
-the pipeline stack. Paths are never hard-coded.
+Stacks are found by walking every (nested) assembly manifest, so a stage stack inside the pipeline
+(`PaymentPipeline/dev/PaymentStack`) is found like a top-level one; paths are never hard-coded. A stage
+stack is one whose display path is `.../<env>/<StackId>` and whose `Environment` output equals `<env>`.
+Service Catalog product templates are assets of their catalog stack, not stacks: `product_template_files`.
 """
 
 from __future__ import annotations
@@ -14,9 +15,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from product.contract import Output
+
 # The promotion order of the delivery spec; environments not listed here follow, by name.
 PROMOTION_ORDER = ("dev", "staging", "prod")
 CATALOG_RESOURCE_PREFIX = "AWS::ServiceCatalog::"
+PRODUCT_TEMPLATE_SUFFIX = ".product.template.json"
 
 
 class AssemblyError(RuntimeError):
@@ -32,6 +36,8 @@ class StackArtifact:
     account: str
     region: str
     depth: int = field(default=0)
+    environment_uri: str = "aws://unknown-account/unknown-region"
+    manifest_entry: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     @cached_property
     def template(self) -> dict[str, Any]:
@@ -40,7 +46,7 @@ class StackArtifact:
     @property
     def environment(self) -> str | None:
         """The stage's environment: the `Environment` output when it names the stack's parent stage."""
-        value = (self.template.get("Outputs", {}).get("Environment") or {}).get("Value")
+        value = (self.template.get("Outputs", {}).get(Output.ENVIRONMENT) or {}).get("Value")
         parts = self.display_name.split("/")
         if isinstance(value, str) and len(parts) >= 2 and parts[-2] == value:
             return value
@@ -54,12 +60,28 @@ class StackArtifact:
     def is_catalog(self) -> bool:
         return any(t.startswith(CATALOG_RESOURCE_PREFIX) for t in self.resource_types)
 
+    @property
+    def metadata(self) -> dict[str, list[dict[str, Any]]]:
+        """Construct path -> metadata entries, from the manifest and the stack's metadata file."""
+        entries = dict(self.manifest_entry.get("metadata", {}))
+        metadata_file = self.manifest_entry.get("additionalMetadataFile")
+        if metadata_file:
+            entries.update(json.loads((self.template_file.parent / metadata_file).read_text()))
+        return entries
 
-def _environment_of(artifact: dict[str, Any]) -> tuple[str, str]:
-    # "aws://111111111111/us-east-1"; unknown-account/unknown-region for environment-agnostic stacks.
-    text = artifact.get("environment", "aws://unknown-account/unknown-region")
-    account, _, region = text.removeprefix("aws://").partition("/")
-    return account, region
+    @property
+    def logical_id_paths(self) -> dict[str, str]:
+        """Logical id -> construct path inside the app, from `aws:cdk:logicalId` metadata. Unlike `aws:cdk:path`
+        in templates (only the CLI turns that on), every synth writes it, in-process or `cdk synth`."""
+        return {
+            entry["data"]: path.lstrip("/")
+            for path, entries in self.metadata.items()
+            for entry in entries
+            if entry.get("type") == "aws:cdk:logicalId" and isinstance(entry.get("data"), str)
+        }
+
+
+_AGNOSTIC = "aws://unknown-account/unknown-region"  # what the CDK writes for environment-agnostic stacks
 
 
 def stacks(assembly_dir: Path) -> list[StackArtifact]:
@@ -74,7 +96,8 @@ def stacks(assembly_dir: Path) -> list[StackArtifact]:
             if artifact.get("type") != "aws:cloudformation:stack":
                 continue
             properties = artifact.get("properties", {})
-            account, region = _environment_of(artifact)
+            environment = artifact.get("environment", _AGNOSTIC)
+            account, _, region = environment.removeprefix("aws://").partition("/")
             found.append(
                 StackArtifact(
                     artifact_id=artifact_id,
@@ -84,9 +107,26 @@ def stacks(assembly_dir: Path) -> list[StackArtifact]:
                     account=account,
                     region=region,
                     depth=depth,
+                    environment_uri=environment,
+                    manifest_entry=artifact,
                 )
             )
     return found
+
+
+def stack_templates(assembly_dir: Path) -> dict[str, dict[str, Any]]:
+    """Every stack template, keyed by display path (e.g. 'PaymentPipeline/dev/PaymentStack')."""
+    return {stack.display_name: stack.template for stack in stacks(assembly_dir)}
+
+
+def logical_id_paths(assembly_dir: Path) -> dict[str, dict[str, str]]:
+    """Construct path of every resource, by stack display path and logical id."""
+    return {stack.display_name: stack.logical_id_paths for stack in stacks(assembly_dir)}
+
+
+def product_template_files(assembly_dir: Path) -> list[Path]:
+    """The Service Catalog product templates (`<id>.product.template.json`), assets of their catalog stack."""
+    return sorted(assembly_dir.rglob(f"*{PRODUCT_TEMPLATE_SUFFIX}"))
 
 
 def stage_stacks(assembly_dir: Path) -> dict[str, StackArtifact]:

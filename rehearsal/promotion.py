@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -22,22 +21,26 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from product.contract import (
+    NOT_EMULATED_VARIABLE,
+    RUN_ID_VARIABLE,
+    STACK_NAME_VARIABLE,
+    STAGE_VARIABLE,
+    Output,
+    env_var_name,
+)
 from rehearsal import assembly as assembly_module
 from rehearsal import cdk_cli, shims
+from rehearsal.deployed_stage import DeployedStack, StageRuntime, account_for, write_not_emulated
 from rehearsal.emulator import Emulator
 from rehearsal.safety import DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY, check_caller_environment
-from rehearsal.stage import DeployedStack, StageRuntime, account_for, write_not_emulated
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 SMOKE_COMMAND = REPOSITORY_ROOT / "scripts" / "smoke"
+API_URL_VARIABLE = env_var_name(Output.API_URL)  # the suite calls the stage's local gateway
 APPROVAL_BEFORE = frozenset({"prod"})
 SMOKE_TIMEOUT_S = 900
 CATALOG_DEPLOY_TIMEOUT_S = 300
-
-
-def env_var_name(output_id: str) -> str:
-    """UPPER_SNAKE of an output id, as the pipeline's env_from_cfn_outputs names them (ApiUrl -> API_URL)."""
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", output_id).upper()
 
 
 # --- faults (to prove that a broken stage stops the promotion) --------------------------------------------
@@ -246,11 +249,11 @@ class Rehearsal:
         env.update({env_var_name(key): value for key, value in deployed.outputs.items()})
         env.update(
             {
-                "API_URL": runtime.api_url or env.get("API_URL", ""),
-                "STACK_NAME": deployed.artifact.stack_name,
-                "STAGE": environment,
-                "SMOKE_NOT_EMULATED_FILE": str(not_emulated),
-                "SMOKE_RUN_ID": dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + f"-{environment}",
+                API_URL_VARIABLE: runtime.api_url or env.get(API_URL_VARIABLE, ""),
+                STACK_NAME_VARIABLE: deployed.artifact.stack_name,
+                STAGE_VARIABLE: environment,
+                NOT_EMULATED_VARIABLE: str(not_emulated),
+                RUN_ID_VARIABLE: dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + f"-{environment}",
             }
         )
         command = [

@@ -1,7 +1,7 @@
-"""Reading a synthesized cloud assembly for the diagram generator: templates, construct paths, references.
+"""Template utilities for the diagram generator: references between resources, readable values, the model's text.
 
 Shared by `scripts/diagram_model.py` (the product picture) and `scripts/diagram_delivery.py` (the delivery
-flow); nothing here needs Graphviz.
+flow); nothing here needs Graphviz. The assembly itself is read by `rehearsal.assembly`, as everywhere else.
 """
 
 from __future__ import annotations
@@ -9,45 +9,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator, Mapping
-from pathlib import Path
 from typing import Any
 
 Template = Mapping[str, Any]
 Model = dict[str, Any]
-
-
-# --------------------------------------------------------------------------------------------- assembly
-
-
-def templates_in_assembly(assembly: Path) -> dict[str, dict[str, Any]]:
-    """Every stack template of a cloud assembly (nested stage assemblies included), by display path."""
-    found: dict[str, dict[str, Any]] = {}
-    for manifest in sorted(assembly.rglob("manifest.json")):
-        for artifact in json.loads(manifest.read_text()).get("artifacts", {}).values():
-            if artifact.get("type") == "aws:cloudformation:stack":
-                template_file = manifest.parent / artifact["properties"]["templateFile"]
-                found[artifact.get("displayName", template_file.stem)] = json.loads(template_file.read_text())
-    return found
-
-
-def logical_id_paths(assembly: Path) -> dict[str, dict[str, str]]:
-    """Construct path of every resource, by stack display path and logical id, from the assembly's
-    `aws:cdk:logicalId` metadata. Unlike `aws:cdk:path` in templates (only the CLI turns that on), it is
-    written by every synth, so a test's in-process synth and `cdk synth` give the same picture."""
-    found: dict[str, dict[str, str]] = {}
-    for manifest in sorted(assembly.rglob("manifest.json")):
-        for artifact in json.loads(manifest.read_text()).get("artifacts", {}).values():
-            if artifact.get("type") != "aws:cloudformation:stack":
-                continue
-            metadata = dict(artifact.get("metadata", {}))
-            if artifact.get("additionalMetadataFile"):
-                metadata.update(json.loads((manifest.parent / artifact["additionalMetadataFile"]).read_text()))
-            paths = found.setdefault(artifact.get("displayName", ""), {})
-            for path, entries in metadata.items():
-                for entry in entries:
-                    if entry.get("type") == "aws:cdk:logicalId" and isinstance(entry.get("data"), str):
-                        paths[entry["data"]] = path.lstrip("/")
-    return found
 
 
 # ---------------------------------------------------------------------------------------- template utils

@@ -24,7 +24,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from scripts.diagram_assembly import Model, Template, logical_id_paths, references, render, templates_in_assembly
+from rehearsal.assembly import logical_id_paths, stack_templates
+from scripts.diagram_assembly import Model, Template, references, render
 from scripts.diagram_delivery import delivery_model
 
 PRODUCT_ENVIRONMENT = "prod"
@@ -743,7 +744,7 @@ def product_model(
 def models(assembly: Path, stages: Sequence[Any]) -> dict[str, Model]:
     """Every model of a synthesized assembly, by the file stem it is committed and rendered under in
     `docs/architecture/`. `stages` (`pipeline.settings.StageTarget`s) feed the planned delivery flow."""
-    templates = templates_in_assembly(assembly)
+    templates = stack_templates(assembly)
     return {
         "payment-product": product_model(templates, logical_id_paths(assembly)),
         "delivery-flow": delivery_model(templates, stages),

@@ -1,4 +1,7 @@
-"""Print where the synthesized templates are and what each stack contains (from a cloud assembly)."""
+"""Print where the synthesized templates are and what each stack contains (from a cloud assembly).
+
+python -m scripts.synth_summary [cdk.out]      # `make summary`
+"""
 
 from __future__ import annotations
 
@@ -8,15 +11,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-
-def stacks(assembly: Path) -> list[tuple[str, Path, dict]]:
-    found = []
-    for manifest in sorted(assembly.rglob("manifest.json")):
-        for artifact in json.loads(manifest.read_text()).get("artifacts", {}).values():
-            if artifact.get("type") == "aws:cloudformation:stack":
-                template = manifest.parent / artifact["properties"]["templateFile"]
-                found.append((artifact.get("displayName", template.stem), template, artifact))
-    return found
+from rehearsal.assembly import PRODUCT_TEMPLATE_SUFFIX, product_template_files, stacks
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,15 +21,15 @@ def main(argv: list[str] | None = None) -> int:
     if not (args.assembly / "manifest.json").is_file():
         print(f"error: {args.assembly} is not a cloud assembly; run 'make synth' first", file=sys.stderr)
         return 2
+    listed = [(stack.display_name, stack.template_file, stack.environment_uri) for stack in stacks(args.assembly)]
     # Service Catalog product templates are assets of their catalog stack, not stacks: listed after them.
-    products = [
-        (path.name.removesuffix(".product.template.json"), path, {"environment": "launch account/region"})
-        for path in sorted(args.assembly.rglob("*.product.template.json"))
+    listed += [
+        (path.name.removesuffix(PRODUCT_TEMPLATE_SUFFIX), path, "launch account/region")
+        for path in product_template_files(args.assembly)
     ]
-    for name, template_path, artifact in [*stacks(args.assembly), *products]:
+    for name, template_path, env in listed:
         template = json.loads(template_path.read_text())
         resources = Counter(r["Type"] for r in template.get("Resources", {}).values())
-        env = artifact.get("environment", "")
         print(f"\n{name}  ({env})\n  template: {template_path}\n  {template.get('Description', '')}")
         print(f"  {sum(resources.values())} resources, {len(template.get('Outputs', {}))} outputs")
         services = Counter(t.split("::")[1] for t in resources if t.startswith("AWS::"))

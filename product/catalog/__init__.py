@@ -2,5 +2,6 @@
 
 Modules: `catalog_stack` (PaymentCatalogStack, build_catalog), `product_stack` (PaymentProductStack),
 `knobs` (mapping from the knob table), `settings` (context `catalog`), `versions`, `launch_role`,
-`launch_permissions`, `assets`, `parameters` (the launch-parameter contract, CDK-free).
+`launch_permissions`, `assets`, `parameters` (the launch-parameter contract, CDK-free), `launch` (the
+boto3 CLI application teams launch the product with, `python -m product.catalog.launch`; CDK-free).
 """

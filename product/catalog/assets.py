@@ -15,7 +15,7 @@ from constructs import Construct
 from product.catalog.deploy_time_functions import adopt
 from product.compliance import acknowledge
 from product.constructs.s3 import BUCKET_BASELINE
-from product.profiles import ConfigurationError
+from product.errors import ConfigurationError
 
 CLOUDFORMATION = "cloudformation.amazonaws.com"
 OBJECT_READS = ["s3:GetObject", "s3:GetObjectVersion"]

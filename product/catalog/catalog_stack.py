@@ -26,7 +26,7 @@ from product.catalog.product_stack import PaymentProductStack
 from product.catalog.settings import CatalogSettings, OrganizationShare, principal_type
 from product.catalog.versions import SNAPSHOT_DIRECTORY, VERSIONS, ProductVersion, validate
 from product.compliance import acknowledge
-from product.profiles import ConfigurationError
+from product.errors import ConfigurationError
 
 CATALOG_STACK_ID = "PaymentCatalog"
 AWS_CUSTOM_RESOURCE_HANDLER = "AWS679f53fac002430cb0da5b7982bd2287"  # aws-cdk's AwsCustomResource singleton

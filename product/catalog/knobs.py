@@ -22,7 +22,8 @@ from typing import Any
 from aws_cdk import CfnMapping, IResolvable, Token
 from constructs import Construct
 
-from product.profiles import PROFILES, ConfigurationError, EnvironmentProfile, RemovalMode
+from product.errors import ConfigurationError
+from product.profiles import PROFILES, EnvironmentProfile, RemovalMode
 
 # A DeletionPolicy cannot come from a parameter or mapping: launched products keep their data.
 LAUNCH_REMOVAL: RemovalMode = "retain"

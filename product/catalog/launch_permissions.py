@@ -30,7 +30,7 @@ from typing import Any
 from aws_cdk import CfnResource
 from constructs import Construct
 
-from product.profiles import ConfigurationError
+from product.errors import ConfigurationError
 
 PERMISSIONS_FILE = Path(__file__).with_name("launch_permissions.json")
 HANDLERS = ("create", "read", "update", "delete")

@@ -1,6 +1,6 @@
 """The product's launch-parameter contract: names and opt-ins (no CDK import, so the launch helper stays light).
 
-`PaymentProductStack` declares these parameters with their constraints; `product.launch` fills them and
+`PaymentProductStack` declares these parameters with their constraints; `product.catalog.launch` fills them and
 checks values against the constraints the chosen product version declares.
 """
 

@@ -28,6 +28,7 @@ from product.catalog.parameters import (
     PROFILE,
     SHIELD,
 )
+from product.contract import Output
 from product.options import EMAIL_PATTERN, NAME_SUFFIX_PATTERN, DeploymentOptions
 from product.payment_service import PaymentService
 from product.payment_stack import service_outputs
@@ -69,7 +70,7 @@ class PaymentProductStack(servicecatalog.ProductStack):
             name: CfnOutput(self, name, value=value, description=description)
             for name, value, description in service_outputs(self.service, self.profile.name)
         }
-        self.cfn_outputs["EdgeUrl"].condition = self.conditions[SHIELD.parameter]
+        self.cfn_outputs[Output.EDGE_URL].condition = self.conditions[SHIELD.parameter]
         self._describe_image_parameter()
 
     # A ProductStack takes the environment of the Stage it is in; a product must not: it launches in

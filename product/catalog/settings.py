@@ -25,8 +25,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from product.errors import ConfigurationError
 from product.options import EMAIL_PATTERN
-from product.profiles import ConfigurationError
 
 CONTEXT_KEY = "catalog"
 REQUIRED_TAG_OPTIONS = ("cost-center", "owner", "data-classification")

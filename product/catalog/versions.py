@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from product.profiles import ConfigurationError
+from product.errors import ConfigurationError
 
 SNAPSHOT_DIRECTORY = Path(__file__).resolve().parent / "versions"
 _VERSION_NAME = re.compile(r"^v\d+(\.\d+){0,2}$")

@@ -17,6 +17,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from product.compliance import acknowledge
+from product.contract import ResourceNames
 from product.profiles import ApiThrottling
 
 CREATE_PAYMENT_SCHEMA = (
@@ -86,7 +87,7 @@ class PaymentApi(Construct):
         self.api = apigw.RestApi(
             self,
             "Api",
-            rest_api_name=f"payment-api-{name_suffix}",
+            rest_api_name=ResourceNames(name_suffix).rest_api,
             description="Payment API: create and read payments",
             deploy=False,
             endpoint_types=[apigw.EndpointType.REGIONAL],

@@ -8,6 +8,7 @@ from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from product.compliance import acknowledge
+from product.contract import ResourceNames
 from product.profiles import FleetCapacity
 
 
@@ -43,7 +44,7 @@ class ReconciliationFleet(Construct):
         self.launch_template = ec2.LaunchTemplate(
             self,
             "LaunchTemplate",
-            launch_template_name=f"payment-reconciliation-{name_suffix}",
+            launch_template_name=ResourceNames(name_suffix).reconciliation_fleet,
             instance_type=ec2.InstanceType(capacity.instance_type),
             machine_image=ec2.MachineImage.latest_amazon_linux2023(),
             role=self.role,
@@ -63,7 +64,7 @@ class ReconciliationFleet(Construct):
         self.group = autoscaling.AutoScalingGroup(
             self,
             "Group",
-            auto_scaling_group_name=f"payment-reconciliation-{name_suffix}",
+            auto_scaling_group_name=ResourceNames(name_suffix).reconciliation_fleet,
             vpc=vpc,
             vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_WITH_EGRESS),
             launch_template=self.launch_template,

@@ -13,6 +13,7 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from product.contract import ResourceNames
 from product.profiles import AlarmThresholds
 
 PERIOD = Duration.minutes(5)
@@ -101,7 +102,7 @@ class PaymentMonitoring(Construct):
         )
         self._alarm("dlq-messages", dlq, thresholds.dlq_messages, "payment events parked in the dead-letter queue")
 
-        self.dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=f"payment-{name_suffix}")
+        self.dashboard = cloudwatch.Dashboard(self, "Dashboard", dashboard_name=ResourceNames(name_suffix).dashboard)
         self.dashboard.add_widgets(
             cloudwatch.AlarmStatusWidget(title="Alarms", alarms=list(self.alarms.values()), width=24)
         )
@@ -111,7 +112,7 @@ class PaymentMonitoring(Construct):
         alarm = cloudwatch.Alarm(
             self,
             "".join(part.capitalize() for part in what.split("-")),
-            alarm_name=f"payment-{self._suffix}-{what}",
+            alarm_name=ResourceNames(self._suffix).alarm(what),
             alarm_description=description,
             metric=metric,
             threshold=threshold,

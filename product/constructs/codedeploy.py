@@ -18,6 +18,7 @@ from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from product.compliance import acknowledge
+from product.contract import ResourceNames
 from product.profiles import ReleasePolicy
 
 ALIAS_NAME = "live"
@@ -40,12 +41,13 @@ class PaymentRelease(Construct):
         alarm_topic: sns.ITopic,
     ) -> None:
         super().__init__(scope, construct_id)
+        names = ResourceNames(name_suffix)
         self.alias = lambda_.Alias(self, "Alias", alias_name=ALIAS_NAME, version=function.current_version)
         action = cw_actions.SnsAction(alarm_topic)
         self.errors_alarm = cloudwatch.Alarm(
             self,
             "ErrorsAlarm",
-            alarm_name=f"payment-{name_suffix}-release-errors",
+            alarm_name=names.alarm("release-errors"),
             alarm_description=f"errors of alias '{ALIAS_NAME}' in one minute: rolls back a deployment in progress",
             metric=self.alias.metric_errors(period=ALARM_PERIOD, statistic="Sum"),
             threshold=policy.rollback_errors,
@@ -56,7 +58,7 @@ class PaymentRelease(Construct):
         self.latency_alarm = cloudwatch.Alarm(
             self,
             "LatencyAlarm",
-            alarm_name=f"payment-{name_suffix}-release-latency",
+            alarm_name=names.alarm("release-latency"),
             alarm_description=f"{LATENCY_STATISTIC} duration (ms) of alias '{ALIAS_NAME}': rolls back a deployment "
             "in progress",
             metric=self.alias.metric_duration(period=ALARM_PERIOD, statistic=LATENCY_STATISTIC),
@@ -68,12 +70,12 @@ class PaymentRelease(Construct):
         for alarm in (self.errors_alarm, self.latency_alarm):
             alarm.add_alarm_action(action)
 
-        self.application = codedeploy.LambdaApplication(self, "Application", application_name=f"payment-{name_suffix}")
+        self.application = codedeploy.LambdaApplication(self, "Application", application_name=names.release_application)
         self.deployment_group = codedeploy.LambdaDeploymentGroup(
             self,
             "DeploymentGroup",
             application=self.application,
-            deployment_group_name=f"payment-api-{name_suffix}",
+            deployment_group_name=names.release_deployment_group,
             alias=self.alias,
             # From the name, so a launch-time (token) configuration name works as well as a literal one.
             deployment_config=codedeploy.LambdaDeploymentConfig.from_lambda_deployment_config_name(

@@ -13,6 +13,8 @@ from aws_cdk import aws_ce as ce
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
+from product.contract import ResourceNames
+
 COST_ALLOCATION_TAG = "payment-deployment"
 
 
@@ -41,7 +43,7 @@ class CostAnomalyDetection(Construct):
         self.monitor = ce.CfnAnomalyMonitor(
             self,
             "DeploymentMonitor",
-            monitor_name=f"payment-cost-anomaly-{name_suffix}",
+            monitor_name=ResourceNames(name_suffix).cost_monitor,
             monitor_type="CUSTOM",
             monitor_specification=json.dumps(
                 {"Tags": {"Key": COST_ALLOCATION_TAG, "Values": [name_suffix], "MatchOptions": ["EQUALS"]}}
@@ -61,7 +63,7 @@ class CostAnomalyDetection(Construct):
         self.subscription = ce.CfnAnomalySubscription(
             self,
             "Subscription",
-            subscription_name=f"payment-cost-alerts-{name_suffix}",
+            subscription_name=ResourceNames(name_suffix).cost_subscription,
             frequency="IMMEDIATE",
             monitor_arn_list=monitor_arns,
             subscribers=[ce.CfnAnomalySubscription.SubscriberProperty(address=topic.topic_arn, type="SNS")],

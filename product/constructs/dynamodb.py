@@ -7,6 +7,8 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from product.contract import ResourceNames
+
 # Powertools' DynamoDBPersistenceLayer defaults; the payment API relies on them.
 IDEMPOTENCY_KEY_ATTRIBUTE = "id"
 IDEMPOTENCY_TTL_ATTRIBUTE = "expiration"
@@ -32,7 +34,8 @@ class PaymentTables(Construct):
         """
         super().__init__(scope, construct_id)
         launch_time = not isinstance(deletion_protection, bool)
-        names = {"Payments": f"payments-{name_suffix}", "Idempotency": f"payment-idempotency-{name_suffix}"}
+        resource_names = ResourceNames(name_suffix)
+        names = {"Payments": resource_names.payments_table, "Idempotency": resource_names.idempotency_table}
         token_names = Token.is_unresolved(name_suffix)
         common = {
             "billing_mode": dynamodb.BillingMode.PAY_PER_REQUEST,

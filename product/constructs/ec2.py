@@ -7,6 +7,7 @@ from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from product.compliance import acknowledge
+from product.contract import ResourceNames
 
 
 class PaymentNetwork(Construct):
@@ -25,7 +26,7 @@ class PaymentNetwork(Construct):
         self.vpc = ec2.Vpc(
             self,
             "Vpc",
-            vpc_name=f"payment-{name_suffix}",
+            vpc_name=ResourceNames(name_suffix).vpc,
             ip_addresses=ec2.IpAddresses.cidr("10.40.0.0/16"),
             max_azs=2,
             nat_gateways=nat_gateways,

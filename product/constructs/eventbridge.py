@@ -8,6 +8,8 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from product.contract import ResourceNames
+
 PAYMENT_EVENT_SOURCE = "payments.api"
 PAYMENT_CREATED = "PaymentCreated"
 
@@ -26,7 +28,7 @@ class PaymentEventRouting(Construct):
         operations_topic: sns.ITopic,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.bus = events.EventBus(self, "Bus", event_bus_name=f"payment-events-{name_suffix}")
+        self.bus = events.EventBus(self, "Bus", event_bus_name=ResourceNames(name_suffix).event_bus)
         self.payment_created_rule = events.Rule(
             self,
             "PaymentCreatedToQueue",

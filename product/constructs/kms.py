@@ -7,6 +7,8 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from product.contract import ResourceNames
+
 # Services that encrypt or decrypt with this key on the product's behalf.
 _SERVICE_PRINCIPALS = (
     "events.amazonaws.com",  # EventBridge -> encrypted SQS queue and SNS topic
@@ -23,7 +25,7 @@ class PaymentKey(Construct):
         self.key = kms.Key(
             self,
             "Key",
-            alias=f"alias/payment-{name_suffix}",
+            alias=ResourceNames(name_suffix).key_alias,
             description=f"Payment processing data key ({name_suffix})",
             enable_key_rotation=True,
             removal_policy=removal,

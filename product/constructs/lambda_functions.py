@@ -19,6 +19,7 @@ from constructs import Construct
 from product.compliance import acknowledge
 from product.constructs.iam import FunctionRole
 from product.constructs.logs import PaymentLogs
+from product.contract import ResourceNames
 from product.options import POWERTOOLS_LAYER_ACCOUNT
 
 # Resolved from this file, never from the working directory: synth runs from anywhere.
@@ -82,7 +83,7 @@ class PaymentFunctions(Construct):
         self._code, self._layers, self._environment_name = code, [powertools], environment_name
         self.api = self._function(
             "Api",
-            name=f"payment-api-{name_suffix}",
+            name=ResourceNames(name_suffix).api_function,
             description="POST /payments and GET /payments/{id}",
             handler="api.handler",
             memory_mb=sizing.payment_memory_mb,
@@ -125,7 +126,7 @@ class PaymentFunctions(Construct):
         self.processor_log_group = logs.log_group("ProcessorLogs")
         self.processor = self._function(
             "Processor",
-            name=f"payment-processor-{name_suffix}",
+            name=ResourceNames(name_suffix).processor_function,
             description="Moves PaymentCreated payments from pending to processed",
             handler="processor.handler",
             memory_mb=sizing.processor_memory_mb,

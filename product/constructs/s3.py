@@ -12,6 +12,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from product.compliance import acknowledge
+from product.contract import ResourceNames
 
 # Every bucket of the repository: no public access, no ACLs, TLS only, versioned.
 BUCKET_BASELINE: Mapping[str, Any] = MappingProxyType(
@@ -39,12 +40,11 @@ class AuditBuckets(Construct):
         log_retention_days: int,
     ) -> None:
         super().__init__(scope, construct_id)
-        # The account makes the name globally unique; the region lets one account run two regions.
-        unique = f"{name_suffix}-{Aws.ACCOUNT_ID}-{Aws.REGION}"
+        names = ResourceNames(name_suffix)
         self.access_logs = s3.Bucket(
             self,
             "AccessLogs",
-            bucket_name=f"payment-access-logs-{unique}",
+            bucket_name=names.access_log_bucket(Aws.ACCOUNT_ID, Aws.REGION),
             # S3 server access logging can only deliver to SSE-S3 buckets, not SSE-KMS.
             encryption=s3.BucketEncryption.S3_MANAGED,
             **BUCKET_BASELINE,
@@ -66,7 +66,7 @@ class AuditBuckets(Construct):
         self.audit = s3.Bucket(
             self,
             "Audit",
-            bucket_name=f"payment-audit-logs-{unique}",
+            bucket_name=names.audit_bucket(Aws.ACCOUNT_ID, Aws.REGION),
             encryption=s3.BucketEncryption.KMS,
             encryption_key=key,
             bucket_key_enabled=True,

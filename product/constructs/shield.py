@@ -15,6 +15,7 @@ from aws_cdk import aws_shield as shield
 from constructs import Construct
 
 from product.compliance import acknowledge
+from product.contract import ResourceNames
 
 
 class EdgeShieldProtection(Construct):
@@ -38,7 +39,7 @@ class EdgeShieldProtection(Construct):
         self.protection = shield.CfnProtection(
             self,
             "Protection",
-            name=f"payment-api-edge-{name_suffix}",
+            name=ResourceNames(name_suffix).edge_web_acl,
             resource_arn=Fn.join(
                 "",
                 [f"arn:{Aws.PARTITION}:cloudfront::{Aws.ACCOUNT_ID}:distribution/", self.distribution.distribution_id],

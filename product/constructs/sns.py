@@ -9,6 +9,8 @@ from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
+from product.contract import ResourceNames
+
 
 class AlertTopics(Construct):
     """The three alert topics; their display names carry the environment."""
@@ -37,7 +39,7 @@ class AlertTopics(Construct):
         return sns.Topic(
             self,
             construct_id,
-            topic_name=f"payment-{purpose}-alerts-{suffix}",
+            topic_name=ResourceNames(suffix).alert_topic(purpose),
             display_name=f"Payment Processing {purpose.capitalize()} Alerts ({label})",
             master_key=key,
             enforce_ssl=True,

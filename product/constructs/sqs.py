@@ -7,6 +7,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from product.contract import ResourceNames
+
 
 class PaymentEventQueues(Construct):
     """KMS-encrypted, TLS-only queue whose poison messages move to a dead-letter queue."""
@@ -26,7 +28,7 @@ class PaymentEventQueues(Construct):
         self.dead_letters = sqs.Queue(
             self,
             "DeadLetters",
-            queue_name=f"payment-events-dlq-{name_suffix}",
+            queue_name=ResourceNames(name_suffix).dead_letter_queue,
             encryption=sqs.QueueEncryption.KMS,
             encryption_master_key=key,
             enforce_ssl=True,
@@ -36,7 +38,7 @@ class PaymentEventQueues(Construct):
         self.events = sqs.Queue(
             self,
             "Events",
-            queue_name=f"payment-events-{name_suffix}",
+            queue_name=ResourceNames(name_suffix).event_queue,
             encryption=sqs.QueueEncryption.KMS,
             encryption_master_key=key,
             enforce_ssl=True,

@@ -8,6 +8,8 @@ from aws_cdk import aws_logs as logs
 from aws_cdk import aws_wafv2 as wafv2
 from constructs import Construct
 
+from product.contract import ResourceNames
+
 MANAGED_RULE_GROUPS = (
     "AWSManagedRulesCommonRuleSet",
     "AWSManagedRulesKnownBadInputsRuleSet",
@@ -66,10 +68,10 @@ class ApiFirewall(Construct):
         self.web_acl = wafv2.CfnWebACL(
             self,
             "WebAcl",
-            name=f"payment-api-{name_suffix}",
+            name=ResourceNames(name_suffix).web_acl,
             scope="REGIONAL",
             default_action=wafv2.CfnWebACL.DefaultActionProperty(allow={}),
-            visibility_config=_visibility(f"payment-api-{name_suffix}"),
+            visibility_config=_visibility(ResourceNames(name_suffix).web_acl),
             rules=rules,
         )
         self.association = wafv2.CfnWebACLAssociation(

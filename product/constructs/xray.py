@@ -5,6 +5,8 @@ from __future__ import annotations
 from aws_cdk import aws_xray as xray
 from constructs import Construct
 
+from product.contract import ResourceNames
+
 
 class PaymentTracing(Construct):
     """Group with insights on, and a sampling rule at the environment's rate (API and functions trace)."""
@@ -16,7 +18,7 @@ class PaymentTracing(Construct):
         self.group = xray.CfnGroup(
             self,
             "Group",
-            group_name=f"payment-{name_suffix}",
+            group_name=ResourceNames(name_suffix).trace_group,
             filter_expression=" OR ".join(f'service("{name}")' for name in function_names),
             insights_configuration=xray.CfnGroup.InsightsConfigurationProperty(
                 insights_enabled=True, notifications_enabled=False
@@ -26,7 +28,7 @@ class PaymentTracing(Construct):
             self,
             "SamplingRule",
             sampling_rule=xray.CfnSamplingRule.SamplingRuleProperty(
-                rule_name=f"payment-{name_suffix}",
+                rule_name=ResourceNames(name_suffix).sampling_rule,
                 priority=100,
                 fixed_rate=sampling_rate,
                 reservoir_size=1,

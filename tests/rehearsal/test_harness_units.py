@@ -15,7 +15,7 @@ from rehearsal import __main__ as cli
 from rehearsal.assembly import catalog_stacks, stage_stacks
 from rehearsal.event_sources import QueueMapping, SqsPoller
 from rehearsal.gateway import LocalRestApi, Route, _route_pattern
-from rehearsal.promotion import env_var_name, parse_faults
+from rehearsal.promotion import parse_faults
 from rehearsal.safety import (
     DUMMY_ACCESS_KEY_ID,
     DUMMY_SECRET_ACCESS_KEY,
@@ -293,18 +293,6 @@ def test_poller_keeps_the_whole_batch_when_the_function_fails(tmp_path: Path) ->
 
 
 # --- smoke suite internals ------------------------------------------------------------------------------
-
-
-def test_output_variable_names_match_the_pipeline_convention() -> None:
-    names = {
-        "ApiUrl": "API_URL",
-        "PaymentsTableName": "PAYMENTS_TABLE_NAME",
-        "WebAclArn": "WEB_ACL_ARN",
-        "KeyArn": "KEY_ARN",
-        "EventQueueUrl": "EVENT_QUEUE_URL",
-    }
-    for output_id, name in names.items():
-        assert env_var_name(output_id) == smoke_target.env_var_name(output_id) == name
 
 
 def test_template_values_resolve_like_cloudformation() -> None:

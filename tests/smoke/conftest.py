@@ -24,18 +24,20 @@ from typing import Any
 
 import pytest
 
+from product.contract import RUN_ID_VARIABLE, STAGE_VARIABLE, Output
 from tests.smoke.api_client import ApiClient
 from tests.smoke.report import SmokeReport
 from tests.smoke.target import Target, TargetError, resolve_target, session_from_environment
 
 _TARGET = pytest.StashKey[Any]()
 _SESSION = pytest.StashKey[Any]()
-RUN_ID_ENV = "SMOKE_RUN_ID"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("smoke", "post-deploy smoke suite")
-    group.addoption("--stage", default=os.environ.get("STAGE"), help="environment of the stack (dev, staging...)")
+    group.addoption(
+        "--stage", default=os.environ.get(STAGE_VARIABLE), help="environment of the stack (dev, staging...)"
+    )
     group.addoption("--stack-name", default=None, help="CloudFormation stack to check (default: STACK_NAME)")
     group.addoption("--smoke-html", default=None, type=Path, help="write the HTML report here")
     group.addoption("--smoke-summary", default=None, type=Path, help="write the JSON summary here")
@@ -43,7 +45,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def _run_id() -> str:
-    return os.environ.get(RUN_ID_ENV) or (
+    return os.environ.get(RUN_ID_VARIABLE) or (
         dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
     )
 
@@ -96,7 +98,7 @@ def report_context(config: pytest.Config) -> dict[str, Any]:
             account=resolved.account,
             region=resolved.region,
             endpoint=resolved.endpoint or "AWS (default endpoints)",
-            api_url=resolved.outputs.get("ApiUrl"),
+            api_url=resolved.outputs.get(Output.API_URL),
             not_emulated=resolved.not_emulated.document,
         )
     return context
@@ -136,7 +138,7 @@ def run_id(pytestconfig: pytest.Config) -> str:
 
 @pytest.fixture(scope="session")
 def api(pytestconfig: pytest.Config, target: Target) -> ApiClient:
-    url = target.outputs.get("ApiUrl")
+    url = target.outputs.get(Output.API_URL)
     if not url:
         pytest.fail("the stage has no ApiUrl output (nor API_URL variable)")
     return ApiClient(url, aws_session(pytestconfig), target.region)

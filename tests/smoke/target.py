@@ -24,18 +24,11 @@ from urllib.parse import urlparse
 
 import boto3
 
-NOT_EMULATED_ENV = "SMOKE_NOT_EMULATED_FILE"
-# Outputs that identify a stage (used to find the stack when no name is given).
-IDENTIFYING_OUTPUTS = ("PaymentsTableName", "PaymentFunctionName", "AuditBucketName", "EventQueueUrl")
+from product.contract import IDENTIFYING_OUTPUTS, NOT_EMULATED_VARIABLE, STACK_NAME_VARIABLE, Output, env_var_name
 
 
 class TargetError(RuntimeError):
     """The suite cannot tell which stack to check (a usage error, not a failed check)."""
-
-
-def env_var_name(output_id: str) -> str:
-    """`ApiUrl` -> `API_URL`, `PaymentsTableName` -> `PAYMENTS_TABLE_NAME`, `WebAclArn` -> `WEB_ACL_ARN`."""
-    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", output_id).upper()
 
 
 def is_loopback(url: str) -> bool:
@@ -305,15 +298,15 @@ def _find_stack(cloudformation: Any, environ: Mapping[str, str]) -> str:
 
 def resolve_target(session: Any, *, stack_name: str | None, stage: str | None, environ: Mapping[str, str]) -> Target:
     """Read the target stack (DescribeStacks, GetTemplate, ListStackResources)."""
-    not_emulated = NotEmulated.load(environ.get(NOT_EMULATED_ENV))
+    not_emulated = NotEmulated.load(environ.get(NOT_EMULATED_VARIABLE))
     endpoint = environ.get("AWS_ENDPOINT_URL")
     if not_emulated.active and not (endpoint and is_loopback(endpoint)):
         raise TargetError(
-            f"{NOT_EMULATED_ENV} is for the local emulator only, but AWS_ENDPOINT_URL is "
+            f"{NOT_EMULATED_VARIABLE} is for the local emulator only, but AWS_ENDPOINT_URL is "
             f"{endpoint!r}: refusing to report checks against AWS as not emulated"
         )
     cloudformation = session.client("cloudformation")
-    stack_name = stack_name or environ.get("STACK_NAME") or _find_stack(cloudformation, environ)
+    stack_name = stack_name or environ.get(STACK_NAME_VARIABLE) or _find_stack(cloudformation, environ)
     stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
     stack_id = stack["StackId"]
     _, partition, _, region, account, _ = (stack_id.split(":", 5) + [""] * 6)[:6]
@@ -333,7 +326,7 @@ def resolve_target(session: Any, *, stack_name: str | None, stage: str | None, e
     from_env = _env_outputs(environ, output_ids)
     outputs = {**stack_outputs, **from_env}
     sources = {oid: (f"env {env_var_name(oid)}" if oid in from_env else "DescribeStacks") for oid in outputs}
-    deployed_stage = stack_outputs.get("Environment")
+    deployed_stage = stack_outputs.get(Output.ENVIRONMENT)
     if stage and deployed_stage and stage != deployed_stage:
         raise TargetError(f"--stage {stage} but stack {stack_name} is the {deployed_stage!r} environment")
     return Target(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from product.contract import Output
 from tests.smoke.support import params_from_target
 from tests.smoke.target import Target, env_var_name
 
@@ -30,7 +31,7 @@ def test_output_present(output_id: str, target: Target, subject, note) -> None:
         assert value.startswith(("https://", "http://127.", "http://localhost")), f"{output_id}={value!r}"
         if value.startswith("http://"):
             assert target.not_emulated.active, f"{output_id} is plain HTTP outside the emulator: {value}"
-    elif output_id == "Environment":
+    elif output_id == Output.ENVIRONMENT:
         assert value == target.stage, f"Environment output {value!r} is not the stage {target.stage!r}"
     else:
         assert value.strip() == value and " " not in value, f"{output_id}={value!r} is not a resource name"

@@ -6,10 +6,11 @@ import json
 
 import pytest
 
+from product.contract import Output
 from tests.smoke.target import Target
 
-TABLES = [("PaymentsTableName", False), ("IdempotencyTableName", True)]
-BUCKETS = ["AuditBucketName", "AccessLogBucketName"]
+TABLES = [(Output.PAYMENTS_TABLE_NAME, False), (Output.IDEMPOTENCY_TABLE_NAME, True)]
+BUCKETS = [Output.AUDIT_BUCKET_NAME, Output.ACCESS_LOG_BUCKET_NAME]
 
 
 def _table(target: Target, output_id: str) -> tuple[str, str]:
@@ -33,7 +34,7 @@ def test_table(output_id: str, has_ttl: bool, target: Target, aws, subject) -> N
     sse = table.get("SSEDescription") or {}
     assert sse.get("Status") == "ENABLED" and sse.get("SSEType") == "KMS", f"not KMS-encrypted: {sse}"
     expected_key = target.prop(logical_id, "SSESpecification", "KMSMasterKeyId")
-    assert sse.get("KMSMasterKeyArn") == expected_key == target.outputs["KeyArn"], (
+    assert sse.get("KMSMasterKeyArn") == expected_key == target.outputs[Output.KEY_ARN], (
         f"encrypted with {sse.get('KMSMasterKeyArn')}, template says {expected_key}"
     )
     backups = dynamodb.describe_continuous_backups(TableName=name)["ContinuousBackupsDescription"]
@@ -69,7 +70,7 @@ def test_bucket_encrypted(output_id: str, target: Target, aws, subject) -> None:
     actual = rules[0]["ApplyServerSideEncryptionByDefault"]
     assert actual["SSEAlgorithm"] == declared["SSEAlgorithm"], f"{actual} != {declared}"
     if declared["SSEAlgorithm"] == "aws:kms":
-        assert actual.get("KMSMasterKeyID") == declared.get("KMSMasterKeyID") == target.outputs["KeyArn"]
+        assert actual.get("KMSMasterKeyID") == declared.get("KMSMasterKeyID") == target.outputs[Output.KEY_ARN]
 
 
 @pytest.mark.parametrize("output_id", BUCKETS, ids=["audit", "access-logs"])
@@ -111,7 +112,7 @@ def test_bucket_policy_requires_tls(output_id: str, target: Target, aws, subject
 
 def test_audit_bucket_retention(target: Target, aws, subject) -> None:
     """Audit bucket keeps objects for the environment's audit retention (lifecycle as declared)"""
-    logical_id, name = _bucket(target, "AuditBucketName")
+    logical_id, name = _bucket(target, Output.AUDIT_BUCKET_NAME)
     subject(logical_id, name)
     declared = {r.get("Id"): r for r in target.prop(logical_id, "LifecycleConfiguration", "Rules", default=[])}
     rules = {r.get("ID"): r for r in aws("s3").get_bucket_lifecycle_configuration(Bucket=name)["Rules"]}
@@ -128,7 +129,7 @@ def test_audit_bucket_retention(target: Target, aws, subject) -> None:
 
 def test_kms_key(target: Target, aws, subject) -> None:
     """Stage key enabled, customer-managed, rotation on"""
-    key_arn = target.outputs["KeyArn"]
+    key_arn = target.outputs[Output.KEY_ARN]
     logical_id = next(lid for lid, _ in target.of_type("AWS::KMS::Key") if key_arn.endswith(target.physical_ids[lid]))
     subject(logical_id, key_arn)
     kms = aws("kms")

@@ -6,9 +6,10 @@ import json
 
 import pytest
 
+from product.contract import Output
 from tests.smoke.target import Target
 
-TOPICS = ["OperationsTopicArn", "SecurityTopicArn", "CostTopicArn"]
+TOPICS = [Output.OPERATIONS_TOPIC_ARN, Output.SECURITY_TOPIC_ARN, Output.COST_TOPIC_ARN]
 
 
 def _by_physical_id(target: Target, resource_type: str, physical_id: str) -> str:
@@ -29,7 +30,9 @@ def test_topic(output_id: str, target: Target, aws, subject) -> None:
     logical_id = _by_physical_id(target, "AWS::SNS::Topic", arn)
     subject(logical_id, arn.rsplit(":", 1)[-1])
     attributes = aws("sns").get_topic_attributes(TopicArn=arn)["Attributes"]
-    assert attributes.get("KmsMasterKeyId") == target.prop(logical_id, "KmsMasterKeyId") == target.outputs["KeyArn"]
+    assert (
+        attributes.get("KmsMasterKeyId") == target.prop(logical_id, "KmsMasterKeyId") == target.outputs[Output.KEY_ARN]
+    )
     display = attributes.get("DisplayName", "")
     assert display == target.prop(logical_id, "DisplayName"), f"display name {display!r}"
     assert target.stage and target.stage.lower() in display.lower(), f"{display!r} does not name {target.stage}"
@@ -37,29 +40,33 @@ def test_topic(output_id: str, target: Target, aws, subject) -> None:
 
 def test_event_queue(target: Target, aws, subject) -> None:
     """Event queue KMS-encrypted, visibility timeout as declared, redrives to the dead-letter queue"""
-    url = target.outputs["EventQueueUrl"]
-    logical_id = _by_physical_id(target, "AWS::SQS::Queue", target.stack_outputs.get("EventQueueUrl", url))
+    url = target.outputs[Output.EVENT_QUEUE_URL]
+    logical_id = _by_physical_id(target, "AWS::SQS::Queue", target.stack_outputs.get(Output.EVENT_QUEUE_URL, url))
     subject(logical_id, url.rsplit("/", 1)[-1])
     attributes = aws("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
-    assert attributes.get("KmsMasterKeyId") == target.prop(logical_id, "KmsMasterKeyId") == target.outputs["KeyArn"]
+    assert (
+        attributes.get("KmsMasterKeyId") == target.prop(logical_id, "KmsMasterKeyId") == target.outputs[Output.KEY_ARN]
+    )
     assert int(attributes["VisibilityTimeout"]) == int(target.prop(logical_id, "VisibilityTimeout"))
     redrive = json.loads(attributes["RedrivePolicy"])
     declared = target.prop(logical_id, "RedrivePolicy")
     assert (
         redrive["deadLetterTargetArn"]
         == declared["deadLetterTargetArn"]
-        == _queue_arn(target, target.outputs["DeadLetterQueueUrl"])
+        == _queue_arn(target, target.outputs[Output.DEAD_LETTER_QUEUE_URL])
     )
     assert int(redrive["maxReceiveCount"]) == int(declared["maxReceiveCount"])
 
 
 def test_dead_letter_queue(target: Target, aws, subject) -> None:
     """Dead-letter queue KMS-encrypted, keeps messages as long as declared"""
-    url = target.outputs["DeadLetterQueueUrl"]
-    logical_id = _by_physical_id(target, "AWS::SQS::Queue", target.stack_outputs.get("DeadLetterQueueUrl", url))
+    url = target.outputs[Output.DEAD_LETTER_QUEUE_URL]
+    logical_id = _by_physical_id(target, "AWS::SQS::Queue", target.stack_outputs.get(Output.DEAD_LETTER_QUEUE_URL, url))
     subject(logical_id, url.rsplit("/", 1)[-1])
     attributes = aws("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
-    assert attributes.get("KmsMasterKeyId") == target.prop(logical_id, "KmsMasterKeyId") == target.outputs["KeyArn"]
+    assert (
+        attributes.get("KmsMasterKeyId") == target.prop(logical_id, "KmsMasterKeyId") == target.outputs[Output.KEY_ARN]
+    )
     declared = target.prop(logical_id, "MessageRetentionPeriod")
     assert declared is None or int(attributes["MessageRetentionPeriod"]) == int(declared)
 
@@ -82,13 +89,13 @@ def test_payment_created_rule(target: Target, aws, subject) -> None:
     """PaymentCreated events on the payment bus are routed to the event queue"""
     logical_id = _rule(target, "payments.api")
     subject(logical_id, target.physical_ids[logical_id].split("|")[-1])
-    assert target.prop(logical_id, "EventBusName") == target.outputs["EventBusName"]
+    assert target.prop(logical_id, "EventBusName") == target.outputs[Output.EVENT_BUS_NAME]
     assert target.prop(logical_id, "EventPattern", "detail-type") == ["PaymentCreated"]
-    assert _queue_arn(target, target.outputs["EventQueueUrl"]) in _targets(target, aws, logical_id)
+    assert _queue_arn(target, target.outputs[Output.EVENT_QUEUE_URL]) in _targets(target, aws, logical_id)
 
 
 def test_guardduty_findings_rule(target: Target, aws, subject) -> None:
     """GuardDuty findings are routed to the security topic"""
     logical_id = _rule(target, "aws.guardduty")
     subject(logical_id, target.physical_ids[logical_id].split("|")[-1])
-    assert target.outputs["SecurityTopicArn"] in _targets(target, aws, logical_id)
+    assert target.outputs[Output.SECURITY_TOPIC_ARN] in _targets(target, aws, logical_id)

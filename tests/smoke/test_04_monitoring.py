@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from product.contract import Output
 from tests.smoke.support import params_from_target
 from tests.smoke.target import Target
 
@@ -29,13 +30,13 @@ def test_alarm(alarm: str, target: Target, aws, subject) -> None:
     assert int(actual["EvaluationPeriods"]) == int(target.prop(alarm, "EvaluationPeriods"))
     assert actual.get("ActionsEnabled", True) is True
     declared_actions = set(target.prop(alarm, "AlarmActions", default=[]))
-    assert target.outputs["OperationsTopicArn"] in declared_actions, declared_actions
+    assert target.outputs[Output.OPERATIONS_TOPIC_ARN] in declared_actions, declared_actions
     assert declared_actions <= set(actual.get("AlarmActions", [])), actual.get("AlarmActions")
 
 
 def test_dashboard(target: Target, aws, subject) -> None:
     """Dashboard exists and shows the alarms"""
-    name = target.outputs["DashboardName"]
+    name = target.outputs[Output.DASHBOARD_NAME]
     logical_id = next(
         lid for lid, _ in target.of_type("AWS::CloudWatch::Dashboard") if target.physical_ids[lid] == name
     )
@@ -55,4 +56,4 @@ def test_log_group(log_group: str, target: Target, aws, subject) -> None:
     assert groups, f"log group {name} not found"
     group = groups[0]
     assert group.get("retentionInDays") == int(target.prop(log_group, "RetentionInDays"))
-    assert group.get("kmsKeyId") == target.prop(log_group, "KmsKeyId") == target.outputs["KeyArn"]
+    assert group.get("kmsKeyId") == target.prop(log_group, "KmsKeyId") == target.outputs[Output.KEY_ARN]

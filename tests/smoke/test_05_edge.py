@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from product.contract import Output
 from tests.smoke.target import Target
 
 
@@ -10,7 +11,7 @@ def _stage(target: Target) -> str:
 
 
 def _api_id(target: Target) -> str:
-    return target.outputs["ApiId"]
+    return target.outputs[Output.API_ID]
 
 
 def test_methods_require_iam(target: Target, aws, subject) -> None:
@@ -59,7 +60,7 @@ def _web_acl(target: Target) -> str:
 def test_web_acl_rate_limit(target: Target, aws, subject) -> None:
     """Web ACL has this environment's rate limit per IP"""
     logical_id = _web_acl(target)
-    arn = target.outputs["WebAclArn"]
+    arn = target.outputs[Output.WEB_ACL_ARN]
     subject(logical_id, str(target.prop(logical_id, "Name")))
     name, acl_id = arn.split("/")[-2:]
     acl = aws("wafv2").get_web_acl(Name=name, Scope="REGIONAL", Id=acl_id)["WebACL"]
@@ -82,4 +83,4 @@ def test_web_acl_associated_with_stage(target: Target, aws, subject) -> None:
     stage_arn = f"arn:{target.partition}:apigateway:{target.region}::/restapis/{_api_id(target)}/stages/{stage_name}"
     acl = aws("wafv2").get_web_acl_for_resource(ResourceArn=stage_arn).get("WebACL")
     assert acl is not None, f"no web ACL on {stage_arn}"
-    assert acl["ARN"] == target.outputs["WebAclArn"]
+    assert acl["ARN"] == target.outputs[Output.WEB_ACL_ARN]

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from product.contract import Output
 from tests.smoke.target import Target
 
-FUNCTIONS = ["PaymentFunctionName", "ProcessorFunctionName"]
+FUNCTIONS = [Output.PAYMENT_FUNCTION_NAME, Output.PROCESSOR_FUNCTION_NAME]
 
 
 def _function(target: Target, output_id: str) -> tuple[str, str]:
@@ -33,7 +34,7 @@ def test_function(output_id: str, target: Target, aws, subject) -> None:
     declared = target.prop(logical_id, "Environment", "Variables", default={})
     assert variables == declared, f"environment differs from the template: {variables} != {declared}"
     assert variables.get("ENVIRONMENT") == target.stage
-    assert variables.get("PAYMENTS_TABLE_NAME") == target.outputs["PaymentsTableName"]
+    assert variables.get("PAYMENTS_TABLE_NAME") == target.outputs[Output.PAYMENTS_TABLE_NAME]
 
 
 def test_processor_event_source(target: Target, aws, subject) -> None:
@@ -42,9 +43,9 @@ def test_processor_event_source(target: Target, aws, subject) -> None:
     uuid = target.physical_ids[logical_id]
     subject(logical_id, uuid)
     mapping = aws("lambda").get_event_source_mapping(UUID=uuid)
-    queue_name = target.outputs["EventQueueUrl"].rsplit("/", 1)[-1]
+    queue_name = target.outputs[Output.EVENT_QUEUE_URL].rsplit("/", 1)[-1]
     assert mapping["EventSourceArn"].endswith(f":{queue_name}"), mapping["EventSourceArn"]
-    assert f":function:{target.outputs['ProcessorFunctionName']}" in mapping["FunctionArn"]
+    assert f":function:{target.outputs[Output.PROCESSOR_FUNCTION_NAME]}" in mapping["FunctionArn"]
     assert mapping.get("State") in ("Enabled", "Enabling", "Updating"), mapping.get("State")
     assert mapping["BatchSize"] == int(target.prop(logical_id, "BatchSize"))
     declared = target.prop(logical_id, "FunctionResponseTypes", default=[])
@@ -53,7 +54,7 @@ def test_processor_event_source(target: Target, aws, subject) -> None:
 
 def test_fleet_capacity(target: Target, aws, subject) -> None:
     """Reconciliation fleet has this environment's min / max / desired capacity"""
-    name = target.outputs["FleetGroupName"]
+    name = target.outputs[Output.FLEET_GROUP_NAME]
     logical_id = next(
         lid for lid, _ in target.of_type("AWS::AutoScaling::AutoScalingGroup") if target.physical_ids[lid] == name
     )

@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from product import contract
+from product.contract import Output
 from tests.smoke.api_client import ApiClient, Response
 from tests.smoke.support import eventually
 from tests.smoke.target import Target
@@ -26,7 +28,7 @@ from tests.smoke.target import Target
 # The payment API keeps its idempotency records under this prefix (assets/lambda/payments/api.py,
 # Powertools' `key_prefix#sha256(json(key))`); used only to delete the suite's own records.
 IDEMPOTENCY_KEY_PREFIX = "payments-api.create_payment"
-SMOKE_TAG = os.environ.get("SMOKE_TAG", "purpose=smoke-test")
+SMOKE_TAG = os.environ.get(contract.SMOKE_TAG_VARIABLE, contract.SMOKE_TAG)
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 ERROR_FIELDS = {"code", "message", "field"}
 
@@ -59,7 +61,10 @@ def _body(flow: Flow, amount: int = 1250) -> dict[str, Any]:
         "merchant_id": flow.merchant_id,
         "source": f"tok_smoke_{flow.run_id}",
         "description": "post-deploy smoke test",
-        "metadata": {tag_key or "purpose": tag_value or "smoke-test", "smoke_run": flow.run_id},
+        "metadata": {
+            tag_key or contract.SMOKE_TAG_KEY: tag_value or contract.SMOKE_TAG_VALUE,
+            "smoke_run": flow.run_id,
+        },
     }
 
 
@@ -94,7 +99,7 @@ def _method(target: Target, http_method: str) -> str:
 
 
 def _api_function(target: Target) -> str:
-    name = target.outputs["PaymentFunctionName"]
+    name = target.outputs[Output.PAYMENT_FUNCTION_NAME]
     return target.find("AWS::Lambda::Function", FunctionName=name)
 
 
@@ -108,7 +113,7 @@ def test_unsigned_request_rejected(target: Target, api: ApiClient, subject) -> N
 def test_create_payment(created: Response, flow: Flow, target: Target, subject) -> None:
     """POST /payments creates a pending payment (201)"""
     subject(_method(target, "POST"), "POST /payments")
-    subject(_api_function(target), target.outputs["PaymentFunctionName"])
+    subject(_api_function(target), target.outputs[Output.PAYMENT_FUNCTION_NAME])
     assert created.status == 201, created.describe()
     assert (created.header("content-type") or "").startswith("application/json")
     assert created.header("x-request-id"), "no X-Request-Id header"
@@ -213,7 +218,7 @@ def _audit_key(payment: dict[str, Any]) -> str:
 
 def test_audit_object(created: Response, flow: Flow, target: Target, aws, subject) -> None:
     """One audit object per payment: who, what, when, request id, and never the payment token"""
-    bucket = target.outputs["AuditBucketName"]
+    bucket = target.outputs[Output.AUDIT_BUCKET_NAME]
     subject(target.find("AWS::S3::Bucket", BucketName=bucket), bucket)
     assert created.status == 201, "no payment was created"
     payment = created.json()
@@ -233,13 +238,13 @@ def test_audit_object(created: Response, flow: Flow, target: Target, aws, subjec
 
 def test_payment_created_published(created: Response, target: Target, aws, subject) -> None:
     """The PaymentCreated event was published on the payment bus (recorded on the payment item)"""
-    bus = target.outputs["EventBusName"]
+    bus = target.outputs[Output.EVENT_BUS_NAME]
     subject(next(lid for lid, _ in target.of_type("AWS::Events::EventBus") if target.physical_ids[lid] == bus), bus)
     assert created.status == 201, "no payment was created"
     item = (
         aws("dynamodb")
         .get_item(
-            TableName=target.outputs["PaymentsTableName"],
+            TableName=target.outputs[Output.PAYMENTS_TABLE_NAME],
             Key={"payment_id": {"S": created.json()["id"]}},
             ConsistentRead=True,
         )
@@ -253,7 +258,7 @@ def test_processor_marks_processed(
     created: Response, flow: Flow, api: ApiClient, *, target: Target, subject, pytestconfig: pytest.Config, note
 ) -> None:
     """The event processor moves the payment to processed within the bounded wait"""
-    processor = target.outputs["ProcessorFunctionName"]
+    processor = target.outputs[Output.PROCESSOR_FUNCTION_NAME]
     subject(target.find("AWS::Lambda::Function", FunctionName=processor), processor)
     subject(next(lid for lid, _ in target.of_type("AWS::Lambda::EventSourceMapping")))
     assert created.status == 201, "no payment was created"
@@ -279,7 +284,7 @@ def _cleanup(flow: Flow, target: Target, aws, timeout_s: float) -> list[str]:
     """Delete what the suite created; returns what was left (and why)."""
     left = []
     dynamodb = aws("dynamodb")
-    table = target.outputs["PaymentsTableName"]
+    table = target.outputs[Output.PAYMENTS_TABLE_NAME]
     for payment_id, info in flow.created.items():
         item, _ = eventually(
             lambda pid=payment_id: dynamodb.get_item(
@@ -294,7 +299,8 @@ def _cleanup(flow: Flow, target: Target, aws, timeout_s: float) -> list[str]:
         dynamodb.delete_item(TableName=table, Key={"payment_id": {"S": payment_id}})
         if info["key"] != "unexpected":
             dynamodb.delete_item(
-                TableName=target.outputs["IdempotencyTableName"], Key={"id": {"S": _idempotency_record_id(info["key"])}}
+                TableName=target.outputs[Output.IDEMPOTENCY_TABLE_NAME],
+                Key={"id": {"S": _idempotency_record_id(info["key"])}},
             )
         # The audit object stays: it is the trail that this (smoke) payment happened; tagged by its metadata.
     flow.cleaned = True
@@ -305,7 +311,7 @@ def test_smoke_data_cleaned_up(
     flow: Flow, api: ApiClient, target: Target, *, aws, subject, note, pytestconfig: pytest.Config
 ) -> None:
     """Smoke data deleted: payment items and idempotency records (audit objects stay as the audit trail)"""
-    subject(target.find("AWS::DynamoDB::Table", TableName=target.outputs["PaymentsTableName"]))
+    subject(target.find("AWS::DynamoDB::Table", TableName=target.outputs[Output.PAYMENTS_TABLE_NAME]))
     left = _cleanup(flow, target, aws, float(pytestconfig.getoption("--processing-timeout")))
     note(f"{len(flow.created)} smoke payments of merchant {flow.merchant_id}")
     assert not left, "left in place: " + "; ".join(left)

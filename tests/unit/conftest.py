@@ -19,6 +19,7 @@ from pipeline.stage import STACK_ID
 from product.compliance import add_nag_gate
 from product.payment_stack import PaymentStack
 from product.profiles import ENVIRONMENT_NAMES, profile_for
+from rehearsal.assembly import product_template_files, stack_templates
 
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 TEST_ACCOUNT = "111111111111"
@@ -31,7 +32,7 @@ def cdk_context() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="session")
-def settings(cdk_context: dict[str, Any]) -> DeliverySettings:
+def delivery_settings(cdk_context: dict[str, Any]) -> DeliverySettings:
     return DeliverySettings.from_context(cdk_context)
 
 
@@ -49,33 +50,22 @@ def stage_stack_path(env: str) -> str:
 def assembly_dir(
     tmp_path_factory: pytest.TempPathFactory,
     cdk_context: dict[str, Any],
-    settings: DeliverySettings,
+    delivery_settings: DeliverySettings,
     pipeline_settings: PipelineSettings,
 ) -> Path:
     """The app exactly as `pipeline_app.main` builds it, synthesized once."""
     outdir = tmp_path_factory.mktemp("cdk.out")
     app = App(context=cdk_context, outdir=str(outdir), builtin_cloud_formation_validation=False)
-    app_context = pipeline_app.read_app_context(cdk_context, {"CDK_DEFAULT_ACCOUNT": TEST_ACCOUNT})
-    pipeline_app.build_app(app, settings, app_context, pipeline_settings)
+    direct_deploy = pipeline_app.read_direct_deploy_target(cdk_context, {"CDK_DEFAULT_ACCOUNT": TEST_ACCOUNT})
+    pipeline_app.build_app(app, delivery_settings, direct_deploy, pipeline_settings)
     app.synth()
     return outdir
-
-
-def _templates_by_stack(assembly: Path) -> dict[str, dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
-    for manifest in assembly.rglob("manifest.json"):
-        for artifact in json.loads(manifest.read_text()).get("artifacts", {}).values():
-            if artifact.get("type") == "aws:cloudformation:stack":
-                path = artifact.get("displayName", "")
-                template_file = manifest.parent / artifact["properties"]["templateFile"]
-                found[path] = json.loads(template_file.read_text())
-    return found
 
 
 @pytest.fixture(scope="session")
 def all_templates(assembly_dir: Path) -> dict[str, dict[str, Any]]:
     """Every synthesized template, keyed by stack display path (e.g. 'PaymentPipeline/dev/PaymentStack')."""
-    return _templates_by_stack(assembly_dir)
+    return stack_templates(assembly_dir)
 
 
 @pytest.fixture(scope="session")
@@ -101,14 +91,14 @@ def dev(stage_templates: dict[str, Template]) -> Template:
 
 @pytest.fixture(scope="session")
 def opt_ins_template(
-    tmp_path_factory: pytest.TempPathFactory, cdk_context: dict[str, Any], settings: DeliverySettings
+    tmp_path_factory: pytest.TempPathFactory, cdk_context: dict[str, Any], delivery_settings: DeliverySettings
 ) -> Template:
     """A dev stack with every opt-in on (Shield, GuardDuty detector, account cost monitor, e-mail)."""
     app = App(
         context=cdk_context, outdir=str(tmp_path_factory.mktemp("optins")), builtin_cloud_formation_validation=False
     )
     options = replace(
-        settings.deployment_options("optins", "us-east-1"),
+        delivery_settings.deployment_options("optins", "us-east-1"),
         notification_email="payments-oncall@example.com",
         create_guardduty_detector=True,
         enable_shield_protection=True,
@@ -139,5 +129,5 @@ def catalog_template(all_templates: dict[str, dict[str, Any]]) -> dict[str, Any]
 @pytest.fixture(scope="session")
 def product_template(assembly_dir: Path) -> dict[str, Any]:
     """The Service Catalog product's template (a ProductStack is an asset of the catalog, not a stack)."""
-    (path,) = assembly_dir.rglob("*.product.template.json")
+    (path,) = product_template_files(assembly_dir)
     return json.loads(path.read_text())

@@ -23,7 +23,8 @@ from product.catalog.knobs import (
     profile_mapping_rows,
 )
 from product.catalog.parameters import COST_MONITOR, GUARDDUTY, NAME_SUFFIX, OPT_INS, PROFILE, SHIELD
-from product.profiles import ENVIRONMENT_NAMES, PROFILES, ConfigurationError
+from product.errors import ConfigurationError
+from product.profiles import ENVIRONMENT_NAMES, PROFILES
 from tests.unit.template_instance import Instance, comparable
 
 CATALOG_ACCOUNT, CATALOG_REGION = "111111111111", "us-east-1"

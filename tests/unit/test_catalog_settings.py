@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from product.catalog.settings import DEFAULT_TAG_OPTIONS, CatalogSettings, OrganizationShare, principal_type
-from product.profiles import ConfigurationError
+from product.errors import ConfigurationError
 
 
 def _parse(**catalog: Any) -> CatalogSettings:

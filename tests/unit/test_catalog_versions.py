@@ -21,7 +21,7 @@ from product.catalog.catalog_stack import CATALOG_STACK_ID, PRODUCT_STACK_ID, bu
 from product.catalog.settings import CatalogSettings
 from product.catalog.versions import SNAPSHOT_DIRECTORY, VERSIONS, ProductVersion, validate
 from product.compliance import add_nag_gate
-from product.profiles import ConfigurationError
+from product.errors import ConfigurationError
 from tests.unit.template_instance import comparable
 
 ACCOUNT, REGION = "111111111111", "us-east-1"

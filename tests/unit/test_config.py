@@ -7,16 +7,9 @@ from dataclasses import replace
 import pytest
 
 from pipeline.settings import DeliverySettings
+from product.errors import ConfigurationError, UnknownEnvironmentError
 from product.options import DeploymentOptions
-from product.profiles import (
-    PROFILES,
-    AlarmThresholds,
-    ApiThrottling,
-    ConfigurationError,
-    FleetCapacity,
-    UnknownEnvironmentError,
-    profile_for,
-)
+from product.profiles import PROFILES, AlarmThresholds, ApiThrottling, FleetCapacity, profile_for
 
 AZS = ("us-east-1a", "us-east-1b")
 

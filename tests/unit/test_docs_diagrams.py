@@ -21,8 +21,8 @@ PICTURES = ("payment-product", "delivery-flow")
 
 
 @pytest.fixture(scope="module")
-def regenerated(assembly_dir: Path, settings: DeliverySettings) -> dict[str, dict[str, Any]]:
-    return models(assembly_dir, settings.stages)
+def regenerated(assembly_dir: Path, delivery_settings: DeliverySettings) -> dict[str, dict[str, Any]]:
+    return models(assembly_dir, delivery_settings.stages)
 
 
 def test_every_generated_model_is_committed(regenerated: dict[str, dict[str, Any]]) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from product.profiles import ENVIRONMENT_NAMES
+from rehearsal.assembly import product_template_files
 from scripts.diagram_assembly import render
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
@@ -77,9 +78,7 @@ def runbook_sections() -> dict[str, str]:
 @pytest.fixture(scope="module")
 def every_template(all_templates: dict[str, dict[str, Any]], assembly_dir: Path) -> dict[str, dict[str, Any]]:
     """The stacks' templates plus the Service Catalog product templates (assets of the catalog stack)."""
-    products = {
-        path.name: json.loads(path.read_text()) for path in sorted(assembly_dir.rglob("*.product.template.json"))
-    }
+    products = {path.name: json.loads(path.read_text()) for path in product_template_files(assembly_dir)}
     return {**all_templates, **products}
 
 

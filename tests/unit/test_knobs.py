@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk.assertions import Match, Template
 
-from product.profiles import PROFILES
+from product.catalog.parameters import PROFILE
+from product.profiles import ENVIRONMENT_NAMES, PROFILES
+
+PAYMENT_HANDLERS = ("api.handler", "processor.handler")
 
 
 def _alarm_threshold(template: Template, env: str, what: str) -> float:
@@ -28,6 +33,29 @@ def test_function_sizes(env_template: tuple[str, Template]) -> None:
             "Timeout": p.processor_timeout_s,
         },
     )
+
+
+def _environment_variables(template: dict[str, Any]) -> list[Any]:
+    """The ENVIRONMENT variable of each payment function (the functions keep no list of valid names)."""
+    found = [
+        resource["Properties"].get("Environment", {}).get("Variables", {}).get("ENVIRONMENT")
+        for resource in template["Resources"].values()
+        if resource["Type"] == "AWS::Lambda::Function" and resource["Properties"].get("Handler") in PAYMENT_HANDLERS
+    ]
+    assert len(found) == len(PAYMENT_HANDLERS), found
+    return found
+
+
+def test_every_function_is_told_the_profile_it_was_built_from(
+    env_template: tuple[str, Template], all_templates: dict[str, dict[str, Any]], product_template: dict[str, Any]
+) -> None:
+    env, template = env_template
+    assert _environment_variables(template.to_json()) == [env, env]
+    direct = next(t for path, t in all_templates.items() if path.startswith("PaymentStack-"))
+    assert all(value in ENVIRONMENT_NAMES for value in _environment_variables(direct))
+    # A catalog launch: the profile parameter, which CloudFormation restricts to the profile names.
+    assert _environment_variables(product_template) == [{"Ref": PROFILE}, {"Ref": PROFILE}]
+    assert product_template["Parameters"][PROFILE]["AllowedValues"] == list(ENVIRONMENT_NAMES)
 
 
 def test_spec_values_by_environment(stage_templates: dict[str, Template]) -> None:

@@ -1,4 +1,4 @@
-"""The launch helper (product/launch.py), offline: moto for the look-ups it supports, botocore Stubber for the rest."""
+"""The launch helper (product/catalog/launch.py), offline: moto for the look-ups it supports, Stubber for the rest."""
 
 from __future__ import annotations
 
@@ -13,9 +13,9 @@ import pytest
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
-from product import launch
+from product.catalog import launch
+from product.catalog.launch import LaunchError, LaunchRequest, Progress
 from product.catalog.parameters import COST_MONITOR, GUARDDUTY, NAME_SUFFIX, PROFILE, SHIELD
-from product.launch import LaunchError, LaunchRequest, Progress
 
 REGION = "us-east-1"
 STACK_ARN = "arn:aws:cloudformation:us-east-1:111111111111:stack/SC-111111111111-pp-abc123/1f2e3d4c"

@@ -11,6 +11,7 @@ from aws_cdk import App, Environment, Stack
 from aws_cdk import aws_s3 as s3
 
 from product.compliance import RULE_PACKS, acknowledge, add_nag_gate, pack_of
+from rehearsal.assembly import stacks
 
 
 def _synth_two_buckets(outdir: Path, *, acknowledge_first: bool) -> list[str]:
@@ -93,8 +94,8 @@ def test_every_acknowledgment_suppresses_a_finding_under_its_own_construct(
     none on a stack root, a stage or the app (aws/aws-cdk#38495: an acknowledgment can match app-wide)."""
     acknowledged = {
         (path.lstrip("/"), rule_id)
-        for metadata_file in assembly_dir.rglob("*.metadata.json")
-        for path, entries in json.loads(metadata_file.read_text()).items()
+        for stack in stacks(assembly_dir)
+        for path, entries in stack.metadata.items()
         for entry in entries
         if entry["type"] == "aws:cdk:acknowledged-rules"
         for rule_id in entry["data"]

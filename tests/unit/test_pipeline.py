@@ -11,8 +11,14 @@ from aws_cdk.assertions import Template
 
 from pipeline.pipeline_stack import CDK_CLI_VERSION, FAILED_OR_WAITING, PIPELINE_NAME, needs_cross_account_keys
 from pipeline.settings import DeliverySettings, PipelineSettings, StageTarget
-from pipeline.template_shape import PipelineAction, critical_path, pipeline_actions, pipeline_properties, push_to_prod
 from product.profiles import ENVIRONMENT_NAMES, PROFILES
+from tests.unit.pipeline_actions import (
+    PipelineAction,
+    critical_path,
+    pipeline_actions,
+    pipeline_properties,
+    push_to_prod,
+)
 
 PUSH_TO_PROD = [
     "source",
@@ -267,18 +273,18 @@ def test_every_environment_stack_deploys_with_that_environments_knobs(
         template.has_resource_properties("AWS::AutoScaling::AutoScalingGroup", {"MaxSize": str(profile.fleet.max)})
 
 
-def test_cross_account_keys_only_when_a_stage_leaves_the_tooling_account(settings: DeliverySettings) -> None:
-    assert not needs_cross_account_keys(settings)
+def test_cross_account_keys_only_when_a_stage_leaves_the_tooling_account(delivery_settings: DeliverySettings) -> None:
+    assert not needs_cross_account_keys(delivery_settings)
     elsewhere = tuple(
         StageTarget(s.environment, "222222222222" if s.environment == "prod" else s.account, s.region)
-        for s in settings.stages
+        for s in delivery_settings.stages
     )
     assert needs_cross_account_keys(
         DeliverySettings(
-            tooling_account=settings.tooling_account,
-            tooling_region=settings.tooling_region,
+            tooling_account=delivery_settings.tooling_account,
+            tooling_region=delivery_settings.tooling_region,
             stages=elsewhere,
-            availability_zones=settings.availability_zones,
+            availability_zones=delivery_settings.availability_zones,
         )
     )
 

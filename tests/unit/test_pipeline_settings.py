@@ -8,7 +8,7 @@ import pytest
 
 import pipeline_app
 from pipeline.settings import PIPELINE_CONTEXT_KEYS, PipelineSettings
-from product.profiles import ConfigurationError
+from product.errors import ConfigurationError
 
 VALID: dict[str, Any] = {
     "sourceRepository": "acme/payment-platform",

@@ -10,9 +10,10 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Template
 
-from pipeline.smoke import ACTION_CONFIGURATION_LIMIT, SMOKE_OUTPUTS, env_var_name
-from pipeline.template_shape import PipelineAction, pipeline_actions
+from pipeline.smoke import ACTION_CONFIGURATION_LIMIT
+from product.contract import SMOKE_OUTPUTS, env_var_name
 from product.profiles import ENVIRONMENT_NAMES, PROFILES
+from tests.unit.pipeline_actions import PipelineAction, pipeline_actions
 
 TEST_ACCOUNT = "111111111111"  # cdk.json's example tooling and stage account
 REGION = "us-east-1"
@@ -63,13 +64,6 @@ def _resolve(value: Any) -> Any:
 def _resources(statement: dict[str, Any]) -> list[str]:
     resources = _resolve(statement["Resource"])
     return resources if isinstance(resources, list) else [resources]
-
-
-def test_output_names_become_upper_snake_env_vars() -> None:
-    assert env_var_name("ApiUrl") == "API_URL"
-    assert env_var_name("PaymentsTableName") == "PAYMENTS_TABLE_NAME"
-    assert env_var_name("WebAclArn") == "WEB_ACL_ARN"
-    assert env_var_name("EventQueueUrl") == "EVENT_QUEUE_URL"
 
 
 @pytest.mark.parametrize("env", ENVIRONMENT_NAMES)

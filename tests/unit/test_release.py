@@ -8,7 +8,8 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Template
 
-from product.profiles import ALL_AT_ONCE, PROFILES, ConfigurationError, ReleasePolicy
+from product.errors import ConfigurationError
+from product.profiles import ALL_AT_ONCE, PROFILES, ReleasePolicy
 
 
 def _one(template: Template, resource_type: str) -> tuple[str, dict[str, Any]]:

@@ -24,29 +24,32 @@ PYTHON_SOURCES = [
 def test_rule_app_entry_point_suffix_from_context_then_env_then_dev(tmp_path: Path) -> None:
     none = tmp_path / "missing"
     assert (
-        pipeline_app.read_app_context(
+        pipeline_app.read_direct_deploy_target(
             {"environmentSuffix": "ctx"}, {"ENVIRONMENT_SUFFIX": "env"}, none
         ).environment_suffix
         == "ctx"
     )
-    assert pipeline_app.read_app_context({}, {"ENVIRONMENT_SUFFIX": "env"}, none).environment_suffix == "env"
-    assert pipeline_app.read_app_context({}, {}, none).environment_suffix == "dev"
+    assert pipeline_app.read_direct_deploy_target({}, {"ENVIRONMENT_SUFFIX": "env"}, none).environment_suffix == "env"
+    assert pipeline_app.read_direct_deploy_target({}, {}, none).environment_suffix == "dev"
 
 
 def test_rule_app_entry_point_region_from_context_then_env_then_file_then_default(tmp_path: Path) -> None:
     region_file = tmp_path / "AWS_REGION"
     region_file.write_text("eu-west-1\n")
     env = {"CDK_DEFAULT_REGION": "us-west-2"}
-    assert pipeline_app.read_app_context({"region": "eu-central-1"}, env, region_file).region == "eu-central-1"
-    assert pipeline_app.read_app_context({}, env, region_file).region == "us-west-2"
-    assert pipeline_app.read_app_context({}, {}, region_file).region == "eu-west-1"
-    assert pipeline_app.read_app_context({}, {}, tmp_path / "missing").region == "us-east-1"
+    assert pipeline_app.read_direct_deploy_target({"region": "eu-central-1"}, env, region_file).region == "eu-central-1"
+    assert pipeline_app.read_direct_deploy_target({}, env, region_file).region == "us-west-2"
+    assert pipeline_app.read_direct_deploy_target({}, {}, region_file).region == "eu-west-1"
+    assert pipeline_app.read_direct_deploy_target({}, {}, tmp_path / "missing").region == "us-east-1"
 
 
 def test_rule_app_entry_point_account_from_cdk_default_account(tmp_path: Path) -> None:
     none = tmp_path / "missing"
-    assert pipeline_app.read_app_context({}, {"CDK_DEFAULT_ACCOUNT": "222222222222"}, none).account == "222222222222"
-    assert pipeline_app.read_app_context({}, {}, none).account is None
+    assert (
+        pipeline_app.read_direct_deploy_target({}, {"CDK_DEFAULT_ACCOUNT": "222222222222"}, none).account
+        == "222222222222"
+    )
+    assert pipeline_app.read_direct_deploy_target({}, {}, none).account is None
 
 
 def test_rule_app_entry_point_builds_every_stack(all_templates: dict[str, Any]) -> None:

@@ -1,4 +1,4 @@
-"""Read a synthesized CodePipeline template back as an ordered list of actions (tests and the bench use it).
+"""Read a synthesized CodePipeline template back as an ordered list of actions (the pipeline tests and the bench).
 
 CodePipeline runs stages one after another, and inside a stage the actions of one RunOrder in parallel,
 then the next RunOrder. So the critical path of a run is one action per (stage, RunOrder).

@@ -1,10 +1,10 @@
 """Launch the payment product from Service Catalog: provision a version, wait, print outputs, smoke, terminate.
 
-    python -m product.launch launch --version v1 --name payments-team-a --profile dev --suffix team-a \\
+    python -m product.catalog.launch launch --version v1 --name payments-team-a --profile dev --suffix team-a \\
         [--email oncall@example.com] [--guardduty] [--shield] [--account-cost-monitor] \\
         [--tag cost-center=CC-1001 --tag owner=payments-team] [--smoke] [--terminate-after]
-    python -m product.launch outputs --name payments-team-a
-    python -m product.launch terminate --name payments-team-a
+    python -m product.catalog.launch outputs --name payments-team-a
+    python -m product.catalog.launch terminate --name payments-team-a
 
 Credentials and region come from the usual boto3 chain (AWS_PROFILE, AWS_REGION, ...) or --region.
 Exit codes: 0 done, 2 bad input or unknown product/version, 3 missing permission, 4 provisioning or
@@ -30,7 +30,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, 
 # CDK-free on purpose: application teams run this without Node.js or the CDK installed.
 from product.catalog.parameters import COST_MONITOR, GUARDDUTY, NAME_SUFFIX, NOTIFICATION_EMAIL, PROFILE, SHIELD
 
-REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
+REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 SMOKE_COMMAND = REPOSITORY_ROOT / "scripts" / "smoke"
 DEFAULT_PRODUCT = "Payment Processing"
 DEFAULT_TIMEOUT_S = 3600
@@ -406,7 +406,9 @@ def _matching(pattern: str, what: str) -> Callable[[str], str]:
 
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
-        prog="python -m product.launch", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+        prog="python -m product.catalog.launch",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     root.add_argument("--region", help="AWS region of the catalog (default: the boto3 chain)")
     root.add_argument("--timeout", type=int, default=DEFAULT_TIMEOUT_S, help="seconds to wait (default 3600)")

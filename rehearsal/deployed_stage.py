@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from product.contract import Output
 from rehearsal import shims
 from rehearsal.assembly import StackArtifact
 from rehearsal.event_sources import QueueMapping, SqsPoller
@@ -239,7 +240,7 @@ def _stage_name(template: dict[str, Any], api_logical_id: str, outputs: dict[str
             and isinstance(properties.get("StageName"), str)
         ):
             return properties["StageName"]
-    value = outputs.get("ApiStageName", "")
+    value = outputs.get(Output.API_STAGE_NAME, "")
     if value and not value.startswith(shims.NOT_EMULATED_PREFIX):
         return value
     raise RuntimeError(f"cannot tell the stage name of REST API {api_logical_id} from the template")
