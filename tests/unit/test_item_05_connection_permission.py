@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from pipeline.settings import PipelineSettings
-from pipeline.template_shape import pipeline_actions
+from tests.unit.pipeline_actions import pipeline_actions
 
 NEW = "arn:aws:codeconnections:us-east-1:111111111111:connection/00000000-0000-4000-8000-000000000000"
 LEGACY = "arn:aws:codestar-connections:eu-west-1:123456789012:connection/0123abcd-4567-89ef-0123-456789abcdef"

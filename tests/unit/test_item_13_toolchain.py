@@ -18,8 +18,8 @@ from typing import Any
 
 import pytest
 
-from pipeline.template_shape import pipeline_actions
 from product.constructs.lambda_functions import RUNTIME
+from tests.unit.pipeline_actions import pipeline_actions
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 SUPPORTED_NODE = 22
@@ -60,6 +60,31 @@ def test_item_13_asset_publishing_installs_the_pinned_cdk_assets(
 ) -> None:
     _, spec = _buildspecs(pipeline_template, assembly_dir)["assets"]
     assert spec["phases"]["install"]["commands"] == [f"npm install -g cdk-assets@{_locked('cdk-assets')}"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="known defect: cdk-assets 4.7.3, the newest on npm, reads cloud assembly schema 54 at most; "
+    "aws-cdk-lib 2.275 writes 55, so the pipeline's Assets action fails (README, Toolchain). Bump the pin "
+    "when a cdk-assets that reads 55 is released: this test then passes and its xfail must go.",
+)
+def test_item_13_pinned_cdk_assets_reads_the_synthesized_asset_manifests(assembly_dir: Path) -> None:
+    cdk_assets = REPOSITORY_ROOT / "node_modules" / ".bin" / "cdk-assets"
+    if not cdk_assets.exists():
+        pytest.fail("node_modules has no cdk-assets: run scripts/setup (npm ci installs the pinned one)")
+    manifests = sorted(p.relative_to(assembly_dir) for p in assembly_dir.glob("assembly-*/*.assets.json"))
+    assert manifests, "no nested asset manifests: the Assets action publishes from these"
+    for manifest in manifests:
+        listed = subprocess.run(
+            [str(cdk_assets), "--path", str(manifest), "ls"],
+            check=False,
+            cwd=assembly_dir,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert listed.returncode == 0, f"cdk-assets {_locked('cdk-assets')} cannot read {manifest}: {listed.stderr}"
 
 
 def test_item_13_self_mutation_installs_the_pinned_cdk_cli(
