@@ -29,6 +29,8 @@ PIP_CACHE = "/root/.cache/pip"  # pip's cache as root, the user CodeBuild's stan
 # Distributions that would drag the CDK app (and Node.js through jsii) into the smoke step.
 APP_ONLY = {"aws-cdk-lib", "constructs", "cdk-nag", "jsii"}
 LOCAL_PACKAGES = {"tests", "product", "pipeline", "rehearsal", "assets"}
+# The repository's modules the suite may import: CDK-free by design (the product's contract with it).
+CDK_FREE_MODULES = {"product", "product.contract"}
 
 
 def _smoke_project(pipeline_template: dict[str, Any], env: str) -> dict[str, Any]:
@@ -153,6 +155,21 @@ def _third_party_imports(path: Path) -> set[str]:
     return found - set(sys.stdlib_module_names) - {"__future__"}
 
 
+def _local_imports(path: Path) -> set[str]:
+    """Modules of this repository that `path` imports (`tests` for the suite's own, else the module's name)."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [f"{node.module}.{alias.name}" if node.module == "product" else node.module for alias in node.names]
+        for name in names:
+            if name.split(".")[0] in LOCAL_PACKAGES:
+                found.add("tests" if name.startswith("tests.") else name)
+    return found
+
+
 def test_item_01_smoke_requirements_pin_everything_the_suite_imports() -> None:
     pins = _pins(SMOKE_REQUIREMENTS)
     assert {"pytest", "boto3", "botocore"} <= set(pins)
@@ -163,8 +180,13 @@ def test_item_01_smoke_requirements_pin_everything_the_suite_imports() -> None:
             distributions = {d.lower() for d in providers.get(module, [])}
             assert distributions & set(pins), f"{source.name} imports {module}, which requirements-smoke.txt lacks"
             assert not distributions & APP_ONLY, f"{source.name} imports the CDK app's {module}"
-        local = {m for m in _third_party_imports(source) if m in LOCAL_PACKAGES}
-        assert local <= {"tests"}, f"{source.name} imports {local - {'tests'}}, which need the CDK app"
+        local = _local_imports(source) - {"tests"}
+        assert local <= CDK_FREE_MODULES, f"{source.name} imports {local - CDK_FREE_MODULES}, which need the CDK app"
+    for module in CDK_FREE_MODULES:  # and those import nothing from outside the standard library
+        base = REPOSITORY_ROOT / module.replace(".", "/")
+        path = base / "__init__.py" if base.is_dir() else base.with_suffix(".py")
+        assert _third_party_imports(path) == set(), f"{module} imports {_third_party_imports(path)}"
+        assert _local_imports(path) <= CDK_FREE_MODULES, f"{module} imports {_local_imports(path)}"
     # Every pin is what the tests ran with (requirements-dev.txt installs this file), and the pins are closed:
     # each pinned distribution's own requirements are pinned too, so the step installs the same set each time.
     dev = (REPOSITORY_ROOT / "requirements-dev.txt").read_text()
