@@ -160,8 +160,8 @@ SMOKE_SCOPE = (
     ),
     (
         "AwsSolutions-IAM5[Resource::*]",
-        "autoscaling:DescribeAutoScalingGroups, ec2:DescribeLaunchTemplateVersions "
-        "and ec2:DescribeFlowLogs support no resource-level permissions; read-only metadata",
+        "autoscaling:DescribeAutoScalingGroups, ec2:DescribeLaunchTemplateVersions, ec2:DescribeFlowLogs "
+        "and ce:ListCostAllocationTags support no resource-level permissions; read-only metadata",
     ),
 )
 

@@ -10,9 +10,6 @@ function's traffic shifts through CodeDeploy inside the stack update (canary in 
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 from aws_cdk import Duration, RemovalPolicy, Stack, pipelines
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
@@ -28,6 +25,7 @@ from pipeline.acknowledgments import acknowledge_pipeline_findings
 from pipeline.settings import DeliverySettings, PipelineSettings
 from pipeline.smoke import REPORT_URL_VARIABLE, smoke_step
 from pipeline.stage import CatalogStage, PaymentStage
+from pipeline.toolchain import BUILD_IMAGE, CDK_ASSETS_VERSION, CDK_CLI_VERSION, RUNTIME_VERSIONS
 from product.catalog.settings import CatalogSettings
 from product.compliance import acknowledge
 from product.constructs.s3 import BUCKET_BASELINE
@@ -36,17 +34,14 @@ from product.profiles import ENVIRONMENT_NAMES
 PIPELINE_STACK_ID = "PaymentPipeline"
 PIPELINE_NAME = "payment-platform"
 CATALOG_STAGE_ID = "catalog"
-REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
-# The self-mutation step installs the same CDK CLI the repository pins (package.json), not "latest 2.x".
-CDK_CLI_VERSION = json.loads((REPOSITORY_ROOT / "package.json").read_text())["devDependencies"]["aws-cdk"]
 CHECK_COMMAND = "scripts/check"  # the one check script: install, lint, tests (JUnit), nag, cfn-lint, synth
 UNIT_REPORT = {"files": ["unit.xml"], "base-directory": "reports/junit", "file-format": "JUNITXML"}
-BUILD_IMAGE = codebuild.LinuxBuildImage.STANDARD_7_0
-RUNTIME_VERSIONS = {"python": "3.12", "nodejs": "20"}
 # Pushes that only touch these paths do not run the pipeline (nothing deployable changed).
 TRIGGER_IGNORED_PATHS = ("docs/**",)
 ARTIFACT_RETENTION = Duration.days(90)  # smoke reports and templates of a release stay reviewable this long
 PROD = "prod"
+# What CDK's CodeStarConnectionsSourceAction grants its role, whatever the prefix of the connection's ARN.
+CDK_SOURCE_GRANT = "codestar-connections:UseConnection"
 FAILED_OR_WAITING = ("codepipeline-pipeline-pipeline-execution-failed", "codepipeline-pipeline-manual-approval-needed")
 
 
@@ -123,7 +118,9 @@ class PaymentPipelineStack(Stack):
             # CDK creates for stages in other regions.
             cross_account_keys=needs_cross_account_keys(delivery_settings),
             artifact_bucket=self.artifact_bucket,
+            # Self-mutation and asset publishing install the CLIs package.json pins, not "latest".
             cli_version=CDK_CLI_VERSION,
+            cdk_assets_cli_version=CDK_ASSETS_VERSION,
             code_build_defaults=pipelines.CodeBuildOptions(
                 build_environment=codebuild.BuildEnvironment(build_image=BUILD_IMAGE),
                 partial_build_spec=codebuild.BuildSpec.from_object(
@@ -141,6 +138,7 @@ class PaymentPipelineStack(Stack):
                 source=self.source,
                 scope=self,
                 report_group=self.report_groups[f"smoke{environment.capitalize()}"],
+                cache_bucket=self.artifact_bucket,
             )
             pre = [self._approval(pipeline_settings)] if environment == PROD else []
             self.pipeline.add_stage(stage, pre=pre, post=[smoke])
@@ -153,6 +151,7 @@ class PaymentPipelineStack(Stack):
             self.pipeline.add_stage(self.catalog_stage)
 
         self.pipeline.build_pipeline()
+        self._allow_the_connection(pipeline_settings)
         self._trigger_on_branch(pipeline_settings.branch)
         notifications.NotificationRule(
             self,
@@ -245,6 +244,19 @@ class PaymentPipelineStack(Stack):
             review_url=report_url,
             notification_topic=self.approval_topic,
         )
+
+    def _allow_the_connection(self, settings: PipelineSettings) -> None:
+        """The source role may use the connection under its ARN's service prefix (IAM matches no other)."""
+        underlying = self.pipeline.pipeline
+        stage = underlying.stages[0]
+        action = underlying.node.find_child(stage.stage_name).node.find_child(
+            stage.actions[0].action_properties.action_name
+        )
+        role = action.node.find_child("CodePipelineActionRole")
+        assert isinstance(role, iam.Role), f"{role.node.path} is not the source action's role"
+        missing = [a for a in settings.use_connection_actions if a != CDK_SOURCE_GRANT]
+        if missing:
+            role.add_to_principal_policy(iam.PolicyStatement(actions=missing, resources=[settings.connection_arn]))
 
     def _trigger_on_branch(self, branch: str) -> None:
         """V2 trigger: only pushes to the configured branch (and not docs-only pushes) start a run."""

@@ -236,6 +236,14 @@ class PipelineSettings:
     approver_emails: tuple[str, ...]
     notification_email: str | None = None
 
+    @property
+    def use_connection_actions(self) -> tuple[str, ...]:
+        """What the source action needs on the connection. IAM matches a connection only by the service
+        prefix of its ARN (CodeConnections rename guide), so an `arn:aws:codeconnections:` connection needs
+        `codeconnections:UseConnection`; `codestar-connections:UseConnection` is what CDK grants anyway."""
+        service = self.connection_arn.split(":")[2]
+        return tuple(dict.fromkeys(("codestar-connections:UseConnection", f"{service}:UseConnection")))
+
     @classmethod
     def from_context(cls, context: Mapping[str, Any]) -> PipelineSettings:
         repository = str(_required(context, "sourceRepository"))

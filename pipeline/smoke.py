@@ -2,6 +2,8 @@
 
 The suite itself lives in the repository (`scripts/smoke`, `tests/smoke`); the step only runs its entry
 command from the same commit the stage was deployed from, so changing the suite needs no self-mutation.
+CodeBuild's checkout has no `.venv` and its image no pytest, so the step first installs the suite's own
+small, pinned requirements into a venv; pip's cache is kept in S3, shared by the three stages' steps.
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ from __future__ import annotations
 from aws_cdk import Stack, pipelines
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
 
 from pipeline.stage import PaymentStage
 from product.contract import (
@@ -22,7 +25,21 @@ from product.contract import (
 )
 from product.profiles import profile_for
 
-SMOKE_COMMAND = "scripts/smoke --stage {environment}"
+SMOKE_REQUIREMENTS = "requirements-smoke.txt"  # pytest, boto3, botocore and what they need, all pinned
+SMOKE_VENV = ".venv-smoke"  # in the checkout; never `.venv`, which is scripts/setup's full toolchain
+INSTALL_COMMANDS = (
+    f"python3 -m venv {SMOKE_VENV}",
+    f"{SMOKE_VENV}/bin/python -m pip install --disable-pip-version-check --no-input -r {SMOKE_REQUIREMENTS}",
+)
+SMOKE_COMMAND = f"{SMOKE_VENV}/bin/python scripts/smoke --stage {{environment}}"
+# pip's default cache as root (CodeBuild's standard images build as root). One S3 cache for the three smoke
+# projects: CodeBuild's local cache stays on one build host for a short while, and the stages of a release
+# run minutes to days apart. The key changes with the requirements, so a cache is never stale; the
+# artifact bucket's 90-day expiry removes old ones.
+PIP_CACHE = "/root/.cache/pip"
+CACHE_PREFIX = "codebuild-cache/smoke"
+CACHE_NAMESPACE = "payment-smoke"
+CACHE_KEY = f"smoke-pip-$(codebuild-hash-files {SMOKE_REQUIREMENTS})"
 REPORT_DIR = "reports/smoke/{environment}"  # the suite writes junit.xml and report.html here
 REPORT_URL_VARIABLE = "SMOKE_REPORT_URL"
 # CodePipeline's cap on an action's configuration value, which `SMOKE_OUTPUTS` must fit (a unit test checks it).
@@ -39,7 +56,12 @@ _EXPORT_REPORT_URL = (
 
 
 def smoke_step(
-    stage: PaymentStage, *, source: pipelines.IFileSetProducer, report_group: codebuild.IReportGroup, scope: Stack
+    stage: PaymentStage,
+    *,
+    source: pipelines.IFileSetProducer,
+    report_group: codebuild.IReportGroup,
+    cache_bucket: s3.IBucket,
+    scope: Stack,
 ) -> pipelines.CodeBuildStep:
     """The smoke `CodeBuildStep` that runs after `stage` deployed (add it to the stage's `post`)."""
     environment = stage.environment
@@ -48,6 +70,7 @@ def smoke_step(
     return pipelines.CodeBuildStep(
         "Smoke",
         input=source,
+        install_commands=list(INSTALL_COMMANDS),
         commands=[
             _EXPORT_REPORT_URL,
             'export AWS_REGION="$STAGE_REGION" AWS_DEFAULT_REGION="$STAGE_REGION"',
@@ -62,9 +85,11 @@ def smoke_step(
         },
         env_from_cfn_outputs={env_var_name(name): stack.cfn_outputs[name] for name in SMOKE_OUTPUTS},
         primary_output_directory=report_dir,  # junit.xml + report.html, kept as the action's artifact
+        cache=codebuild.Cache.bucket(cache_bucket, prefix=CACHE_PREFIX, cache_namespace=CACHE_NAMESPACE),
         partial_build_spec=codebuild.BuildSpec.from_object(
             {
                 "env": {"shell": "bash"},
+                "cache": {"key": CACHE_KEY, "paths": [f"{PIP_CACHE}/**/*"]},
                 "reports": {
                     report_group.report_group_arn: {
                         "files": ["junit.xml"],
@@ -225,6 +250,12 @@ def smoke_policy(scope: Stack, stage: PaymentStage) -> list[iam.PolicyStatement]
             sid="DescribeTheLogGroups",
             actions=["logs:DescribeLogGroups"],
             resources=[arn("logs", "log-group:*")],  # DescribeLogGroups authorises on all groups of the account
+        ),
+        iam.PolicyStatement(
+            # Whether the cost monitor's tag is an active cost-allocation tag (reported, never failed).
+            sid="ReadCostAllocationTagStatus",
+            actions=["ce:ListCostAllocationTags"],
+            resources=["*"],  # Cost Explorer's ListCostAllocationTags supports no resource-level permission
         ),
         iam.PolicyStatement(
             sid="DescribeWithoutResourceLevelPermissions",

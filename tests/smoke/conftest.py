@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from botocore.config import Config
 
 from product.contract import RUN_ID_VARIABLE, STAGE_VARIABLE, Output
 from tests.smoke.api_client import ApiClient
@@ -118,15 +119,17 @@ def target(pytestconfig: pytest.Config) -> Target:
 
 
 @pytest.fixture(scope="session")
-def aws(pytestconfig: pytest.Config, target: Target) -> Callable[[str], Any]:
-    """`aws("dynamodb")`: a client in the target's region (created once per service)."""
+def aws(pytestconfig: pytest.Config, target: Target) -> Callable[..., Any]:
+    """`aws("dynamodb")`: a client in the target's region (created once per service). `max_attempts=2`
+    for a call an emulator may not implement (it answers 500, which botocore would retry with backoff)."""
     session = aws_session(pytestconfig)
-    clients: dict[str, Any] = {}
+    clients: dict[tuple[str, int | None], Any] = {}
 
-    def client(service: str) -> Any:
-        if service not in clients:
-            clients[service] = session.client(service, region_name=target.region)
-        return clients[service]
+    def client(service: str, *, max_attempts: int | None = None) -> Any:
+        if (service, max_attempts) not in clients:
+            config = Config(retries={"mode": "standard", "max_attempts": max_attempts}) if max_attempts else None
+            clients[service, max_attempts] = session.client(service, region_name=target.region, config=config)
+        return clients[service, max_attempts]
 
     return client
 

@@ -1,7 +1,8 @@
 """pytest plugin: one self-contained HTML report (and a JSON summary) of a smoke run.
 
 Per check: result (passed / failed / error / not emulated / skipped), duration, the resource(s) it
-looked at, and the reason of a failure or of 'not emulated'. Against the emulator it also lists every
+looked at, the reason of a failure or of 'not emulated', and its warnings (`SmokeWarning`: something to act
+on that does not fail the stage). Against the emulator it also lists every
 resource the emulator did not create and the emulator shims in use. No external assets: inline CSS,
 no JavaScript, so the file opens anywhere (CodeBuild artifact, browser, e-mail attachment).
 """
@@ -32,6 +33,7 @@ class Check:
     duration_s: float = 0.0
     resources: list[str] = field(default_factory=list)
     message: str = ""
+    warnings: list[str] = field(default_factory=list)
 
 
 def _skip_message(report: pytest.TestReport) -> str:
@@ -100,6 +102,11 @@ class SmokeReport:
         elif report.when == "call" and check.outcome == "not run":
             check.outcome = "passed"
 
+    def pytest_warning_recorded(self, warning_message: Any, when: str, nodeid: str) -> None:
+        if when == "runtest" and nodeid:
+            check = self.checks.setdefault(nodeid, Check(nodeid, nodeid, "other"))
+            check.warnings.append(str(warning_message.message))
+
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, exitstatus: int) -> None:
         summary = self.summary(int(exitstatus))
@@ -115,6 +122,7 @@ class SmokeReport:
     def summary(self, exitstatus: int) -> dict[str, Any]:
         checks = [*self.collection_errors, *self.checks.values()]
         counts = {name: sum(1 for c in checks if c.outcome == name) for name in (*OUTCOME_ORDER, "not run")}
+        counts["warned"] = sum(1 for c in checks if c.warnings)
         executed = counts["passed"] + counts["failed"] + counts["error"]
         total = executed + counts[NOT_EMULATED] + counts["skipped"]
         try:
@@ -186,6 +194,7 @@ def render_html(summary: dict[str, Any]) -> str:
                 detail = f"<details><summary>{_e(first)}</summary><pre>{_e(check['message'])}</pre></details>"
             else:
                 detail = f'<div class="note">{_e(check["message"])}</div>'
+        detail += "".join(f'<div class="note">warning: {_e(w)}</div>' for w in check.get("warnings", []))
         resources = "<br>".join(f"<code>{_e(r)}</code>" for r in check["resources"]) or '<span class="muted">-</span>'
         rows.append(
             f"<tr><td>{_badge(check['outcome'])}</td><td>{_e(check['title'])}<br>"
@@ -211,6 +220,9 @@ def render_html(summary: dict[str, Any]) -> str:
         for name in ("passed", "failed", "error", "not emulated", "skipped")
         if counts.get(name) or name in ("passed", "failed", "not emulated")
     )
+    if counts.get("warned"):
+        cards += f'<div class="card"><b>{counts["warned"]}</b>with a warning</div>'
+
     cards += (
         f'<div class="card"><b>{summary["executed_percent"]}%</b>executed<br><span class="muted">'
         f"{summary['executed']} of {summary['total']} checks</span></div>"

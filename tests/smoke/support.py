@@ -11,6 +11,12 @@ from tests.smoke.target import Target
 T = TypeVar("T")
 
 
+class SmokeWarning(UserWarning):
+    """Something to act on that does not fail the stage (e.g. a cost-allocation tag not active yet).
+
+    The HTML report and summary.json show it on the check; pytest lists it in its warnings summary."""
+
+
 def params_from_target(argname: str, build: Callable[[Target], list[tuple[Any, str]]]) -> Callable[[T], T]:
     """Parametrize a check with `build(target)` -> [(value, id)], from the deployed template at collection."""
 

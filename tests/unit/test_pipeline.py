@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Template
 
-from pipeline.pipeline_stack import CDK_CLI_VERSION, FAILED_OR_WAITING, PIPELINE_NAME, needs_cross_account_keys
+from pipeline.pipeline_stack import FAILED_OR_WAITING, PIPELINE_NAME, needs_cross_account_keys
 from pipeline.settings import DeliverySettings, PipelineSettings, StageTarget
+from pipeline.toolchain import CDK_CLI_VERSION, RUNTIME_VERSIONS
 from product.profiles import ENVIRONMENT_NAMES, PROFILES
 from tests.unit.pipeline_actions import (
     PipelineAction,
@@ -170,7 +171,9 @@ def test_build_steps_pin_runtimes_and_self_mutation_pins_the_cli(
             spec = _buildspec(_project(resources, action))
             # CDK Pipelines ships long buildspecs (asset publishing) as a file in the cloud assembly.
             parsed = json.loads((assembly_dir / spec).read_text() if spec.startswith("buildspec-") else spec)
-            assert parsed["phases"]["install"]["runtime-versions"] == {"python": "3.12", "nodejs": "20"}, action
+            # Node.js 22: 20 left support in April 2026 (issue 11, item 13); Python as the synth tests run it.
+            assert parsed["phases"]["install"]["runtime-versions"] == RUNTIME_VERSIONS, action
+            assert RUNTIME_VERSIONS == {"python": "3.12", "nodejs": "22"}
     (mutate,) = [a for a in actions if a.kind == "self-mutate"]
     spec = _buildspec(_project(resources, mutate))
     package = json.loads((Path(__file__).resolve().parents[2] / "package.json").read_text())
