@@ -29,7 +29,8 @@ from product.catalog.parameters import (
     SHIELD,
 )
 from product.contract import Output
-from product.options import EMAIL_PATTERN, NAME_SUFFIX_PATTERN, DeploymentOptions
+from product.name_suffix import CATALOG_NAME_SUFFIX_PATTERN, CATALOG_NAME_SUFFIX_RULE
+from product.options import EMAIL_PATTERN, DeploymentOptions
 from product.payment_service import PaymentService
 from product.payment_stack import service_outputs
 from product.profiles import ENVIRONMENT_NAMES
@@ -103,8 +104,8 @@ class PaymentProductStack(servicecatalog.ProductStack):
             self,
             NAME_SUFFIX,
             type="String",
-            allowed_pattern=NAME_SUFFIX_PATTERN,
-            constraint_description="a lower-case letter, then 1-19 lower-case letters, digits or '-'",
+            allowed_pattern=CATALOG_NAME_SUFFIX_PATTERN,
+            constraint_description=CATALOG_NAME_SUFFIX_RULE,
             description="Suffix of every physical name (tables, buckets, functions, API, alarms); unique per "
             "launch in an account and region, e.g. team-a-dev",
         )
