@@ -12,12 +12,14 @@ from typing import TypeVar
 
 from aws_cdk import Aws, CfnCondition, CfnOutput, CfnParameter, CfnResource, Fn, Token
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_servicecatalog as servicecatalog
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from product.catalog.knobs import launch_profile, max_nat_gateways, nat_gateway_column, profile_mapping
+from product.catalog.launch_scopes import permissions_boundary_name
 from product.catalog.parameters import (
     COST_MONITOR,
     FLAG_VALUES,
@@ -63,6 +65,13 @@ class PaymentProductStack(servicecatalog.ProductStack):
             create_account_cost_monitor=True,
         )
         self.service = PaymentService(self, "PaymentService", profile=self.profile, options=options)
+        # The launch role creates roles only with this boundary (product/catalog/boundary.py); the stages do not
+        # need it: their roles are created by the pipeline's deploy role from reviewed code.
+        iam.PermissionsBoundary.of(self).apply(
+            iam.ManagedPolicy.from_managed_policy_name(
+                self, "PermissionsBoundary", permissions_boundary_name(Aws.REGION)
+            )
+        )
         self.conditions: dict[str, CfnCondition] = {}
         self._condition_opt_ins()
         self._condition_notification_email()
