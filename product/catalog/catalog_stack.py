@@ -23,6 +23,7 @@ from product.catalog.assets import ProductAssetBucket
 from product.catalog.boundary import ProductPermissionsBoundary
 from product.catalog.deploy_time_functions import adopt
 from product.catalog.launch_role import ProductLaunchRole
+from product.catalog.launch_scopes import permissions_boundary_name
 from product.catalog.product_stack import PaymentProductStack
 from product.catalog.settings import CatalogSettings, OrganizationShare, principal_type
 from product.catalog.versions import SNAPSHOT_DIRECTORY, VERSIONS, ProductVersion, validate
@@ -253,7 +254,7 @@ class PaymentCatalogStack(Stack):
             ("LaunchRoleName", self.launch_role.role.role_name, "Local launch role (create it in shared accounts)"),
             (
                 "PermissionsBoundaryName",
-                self.boundary.policy.managed_policy_name,
+                permissions_boundary_name(self.region),
                 "Boundary of the product's roles (create it in shared accounts too)",
             ),
         ):

@@ -231,3 +231,36 @@ def test_item_11_the_name_scopes_cover_every_named_resource_of_the_product(
                 checked += 1
                 assert any(fnmatch.fnmatchcase(arn.format(name), p) for p in patterns), (resource_type, name)
     assert checked >= 25
+
+
+# CloudFormation types of the product whose ids AWS assigns: the role reaches them only by the deployment tag.
+TAG_SCOPED_TYPES = (
+    "AWS::EC2::VPC",
+    "AWS::EC2::Subnet",
+    "AWS::EC2::RouteTable",
+    "AWS::EC2::InternetGateway",
+    "AWS::EC2::NatGateway",
+    "AWS::EC2::EIP",
+    "AWS::EC2::SecurityGroup",
+    "AWS::EC2::FlowLog",
+    "AWS::EC2::LaunchTemplate",
+    "AWS::KMS::Key",
+    "AWS::ApiGateway::RestApi",
+    "AWS::CloudFront::Distribution",
+    "AWS::CE::AnomalyMonitor",
+    "AWS::CE::AnomalySubscription",
+    "AWS::Shield::Protection",
+    "AWS::GuardDuty::Detector",
+    "AWS::Lambda::EventSourceMapping",
+)
+
+
+def test_every_resource_reached_by_tag_carries_the_deployment_tag(product_template: dict[str, Any]) -> None:
+    """Else the launch role could not update or delete the product's own resource."""
+    parameters = {PROFILE: "dev", NAME_SUFFIX: "team-a", **{o.parameter: "true" for o in OPT_INS}}
+    launched = Instance(product_template, parameters).resources().values()
+    found = [r for r in launched if r["Type"] in TAG_SCOPED_TYPES]
+    assert {r["Type"] for r in found} == set(TAG_SCOPED_TYPES)
+    for resource in found:
+        assert f'"{DEPLOYMENT_TAG}"' in json.dumps(resource["Properties"]), resource["Type"]
+        assert '"team-a"' in json.dumps(resource["Properties"]), resource["Type"]
