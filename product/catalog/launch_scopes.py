@@ -6,7 +6,7 @@ launch_permissions.json; regenerating fails when a product action needs a resour
 place, so a new type is reviewed here before the role may touch it.
 
 How a resource type is placed (`Scope.kind`):
-- `name`: the product names it (every physical name is `payment...<suffix>...`, product/name_suffix.py);
+- `name`: the product names it: the patterns are `product.contract.ResourceNames` with the suffix `*`;
 - `stack`: CloudFormation names it after the stack, and Service Catalog names its stacks `SC-<account>-pp-...`;
 - `id`: AWS names it (VPCs, keys, distributions, ...): any of the type in the account and region, and every
   action but a create or tag needs the deployment tag the product puts on everything it creates
@@ -19,6 +19,8 @@ A type missing from `SCOPES` but listed in `UNUSED` is one the product never has
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from product.contract import ResourceNames
 
 DEPLOYMENT_TAG = "payment-deployment"  # equal to product.constructs.cost_anomaly.COST_ALLOCATION_TAG (tested)
 STACK_NAMES = "SC-*"  # Service Catalog's provisioned-product stacks: SC-<account>-pp-<id>
@@ -45,21 +47,28 @@ def _name(**variables: tuple[str, ...]) -> Scope:
     return Scope("name", tuple(sorted(variables.items())))
 
 
+_ANY = ResourceNames("*")  # every launch's names, the suffix a wildcard
 _ID = Scope("id")
+_TABLES = (_ANY.payments_table, _ANY.idempotency_table)
+_BUCKETS = (_ANY.access_log_bucket("*", "*"), _ANY.audit_bucket("*", "*"))
+_FUNCTIONS = (_ANY.api_function, _ANY.processor_function)
+_LOG_GROUPS = (STACK_NAMES, _ANY.waf_log_group)
 _STACK_ROLE = Scope("stack", (("RoleNameWithPath", (STACK_NAMES,)),))
 
 SCOPES: dict[tuple[str, str], Scope] = {
-    ("autoscaling", "autoScalingGroup"): _name(GroupFriendlyName=("payment-reconciliation-*",)),
+    ("autoscaling", "autoScalingGroup"): _name(GroupFriendlyName=(_ANY.reconciliation_fleet,)),
     ("ce", "anomalymonitor"): _ID,
     ("ce", "anomalysubscription"): _ID,
     ("cloudfront", "distribution"): _ID,
-    ("cloudwatch", "alarm"): _name(AlarmName=("payment-*",)),
-    ("cloudwatch", "dashboard"): _name(DashboardName=("payment-*",)),
-    ("codedeploy", "application"): _name(ApplicationName=("payment-*",)),
-    ("codedeploy", "deploymentgroup"): _name(ApplicationName=("payment-*",), DeploymentGroupName=("payment-api-*",)),
-    ("dynamodb", "table"): _name(TableName=("payments-*", "payment-idempotency-*")),
-    ("dynamodb", "index"): _name(TableName=("payments-*", "payment-idempotency-*")),
-    ("dynamodb", "stream"): _name(TableName=("payments-*", "payment-idempotency-*")),
+    ("cloudwatch", "alarm"): _name(AlarmName=(_ANY.alarm("*"),)),
+    ("cloudwatch", "dashboard"): _name(DashboardName=(_ANY.dashboard,)),
+    ("codedeploy", "application"): _name(ApplicationName=(_ANY.release_application,)),
+    ("codedeploy", "deploymentgroup"): _name(
+        ApplicationName=(_ANY.release_application,), DeploymentGroupName=(_ANY.release_deployment_group,)
+    ),
+    ("dynamodb", "table"): _name(TableName=_TABLES),
+    ("dynamodb", "index"): _name(TableName=_TABLES),
+    ("dynamodb", "stream"): _name(TableName=_TABLES),
     ("ec2", "elastic-ip"): _ID,
     ("ec2", "image"): Scope("aws"),
     ("ec2", "instance"): _ID,
@@ -74,29 +83,29 @@ SCOPES: dict[tuple[str, str], Scope] = {
     ("ec2", "volume"): _ID,
     ("ec2", "vpc"): _ID,
     ("ec2", "vpc-flow-log"): _ID,
-    ("events", "event-bus"): _name(EventBusName=("payment-events-*",)),
-    ("events", "rule-on-custom-event-bus"): _name(EventBusName=("payment-events-*",), RuleName=(STACK_NAMES,)),
+    ("events", "event-bus"): _name(EventBusName=(_ANY.event_bus,)),
+    ("events", "rule-on-custom-event-bus"): _name(EventBusName=(_ANY.event_bus,), RuleName=(STACK_NAMES,)),
     ("events", "rule-on-default-event-bus"): Scope("stack", (("RuleName", (STACK_NAMES,)),)),
     ("guardduty", "detector"): _ID,
     ("iam", "instance-profile"): Scope("stack", (("InstanceProfileNameWithPath", (STACK_NAMES,)),)),
     ("iam", "role"): _STACK_ROLE,
-    ("kms", "alias"): _name(Alias=("payment-*",)),
+    ("kms", "alias"): _name(Alias=(_ANY.key_alias.removeprefix("alias/"),)),
     ("kms", "key"): _ID,
     ("lambda", "eventSourceMapping"): _ID,
-    ("lambda", "function"): _name(FunctionName=("payment-*",)),
-    ("lambda", "function alias"): _name(FunctionName=("payment-*",)),
-    ("lambda", "function version"): _name(FunctionName=("payment-*",)),
-    ("logs", "log-group"): _name(LogGroupName=(STACK_NAMES, "aws-waf-logs-payment-*")),
-    ("logs", "log-stream"): _name(LogGroupName=(STACK_NAMES, "aws-waf-logs-payment-*")),
-    ("s3", "bucket"): _name(BucketName=("payment-access-logs-*", "payment-audit-logs-*")),
-    ("s3", "object"): _name(BucketName=("payment-access-logs-*", "payment-audit-logs-*")),
+    ("lambda", "function"): _name(FunctionName=_FUNCTIONS),
+    ("lambda", "function alias"): _name(FunctionName=_FUNCTIONS),
+    ("lambda", "function version"): _name(FunctionName=_FUNCTIONS),
+    ("logs", "log-group"): _name(LogGroupName=_LOG_GROUPS),
+    ("logs", "log-stream"): _name(LogGroupName=_LOG_GROUPS),
+    ("s3", "bucket"): _name(BucketName=_BUCKETS),
+    ("s3", "object"): _name(BucketName=_BUCKETS),
     ("shield", "protection"): _ID,
-    ("sns", "topic"): _name(TopicName=("payment-*",)),
-    ("sqs", "queue"): _name(QueueName=("payment-events-*",)),
+    ("sns", "topic"): _name(TopicName=(_ANY.alert_topic("*"),)),
+    ("sqs", "queue"): _name(QueueName=(_ANY.event_queue, _ANY.dead_letter_queue)),
     ("wafv2", "apigateway"): _ID,  # the API stage the web ACL protects: /restapis/<id>/stages/<stage>
-    ("wafv2", "webacl"): _name(Scope=("regional",), Name=("payment-api-*",)),
-    ("xray", "group"): _name(GroupName=("payment-*",)),
-    ("xray", "sampling-rule"): _name(SamplingRuleName=("payment-*",)),
+    ("wafv2", "webacl"): _name(Scope=("regional",), Name=(_ANY.web_acl,)),
+    ("xray", "group"): _name(GroupName=(_ANY.trace_group,)),
+    ("xray", "sampling-rule"): _name(SamplingRuleName=(_ANY.sampling_rule,)),
 }
 
 # Resource types the product's actions list but the product never has (reviewed: nothing of these is built).
