@@ -8,9 +8,8 @@ from dataclasses import dataclass
 from aws_cdk import Token
 
 from product.errors import ConfigurationError
-from product.name_suffix import NAME_SUFFIX_PATTERN, suffix_problem
+from product.name_suffix import suffix_problem
 
-__all__ = ["EMAIL_PATTERN", "NAME_SUFFIX_PATTERN", "DeploymentOptions"]
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 _EMAIL = re.compile(EMAIL_PATTERN)
 _AZ = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$")
