@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from aws_cdk import Token
 
 from product.errors import ConfigurationError
+from product.name_suffix import suffix_problem
 
-NAME_SUFFIX_PATTERN = r"^[a-z][a-z0-9-]{1,19}$"
 EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 _EMAIL = re.compile(EMAIL_PATTERN)
 _AZ = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$")
@@ -37,10 +37,14 @@ class DeploymentOptions:
     powertools_layer_version: int = POWERTOOLS_LAYER_VERSION
 
     def __post_init__(self) -> None:
-        if not Token.is_unresolved(self.name_suffix) and not re.match(NAME_SUFFIX_PATTERN, self.name_suffix):
+        # Stage names are legitimate here (the stages and the direct stack are named after them); the catalog's
+        # launch parameter forbids them (product.name_suffix).
+        problem = (
+            None if Token.is_unresolved(self.name_suffix) else suffix_problem(self.name_suffix, catalog_launch=False)
+        )
+        if problem:
             raise ConfigurationError(
-                f"name suffix {self.name_suffix!r} must match {NAME_SUFFIX_PATTERN} "
-                "(lower-case letter first, then 1-19 lower-case letters, digits or '-')"
+                f"{problem} (the direct stack takes its suffix from context 'environmentSuffix' or ENVIRONMENT_SUFFIX)"
             )
         if len(self.availability_zones) != 2 or not all(
             Token.is_unresolved(az) or _AZ.match(az) for az in self.availability_zones

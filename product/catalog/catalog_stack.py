@@ -20,8 +20,10 @@ from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from product.catalog.assets import ProductAssetBucket
+from product.catalog.boundary import ProductPermissionsBoundary
 from product.catalog.deploy_time_functions import adopt
 from product.catalog.launch_role import ProductLaunchRole
+from product.catalog.launch_scopes import permissions_boundary_name
 from product.catalog.product_stack import PaymentProductStack
 from product.catalog.settings import CatalogSettings, OrganizationShare, principal_type
 from product.catalog.versions import SNAPSHOT_DIRECTORY, VERSIONS, ProductVersion, validate
@@ -95,8 +97,13 @@ class PaymentCatalogStack(Stack):
             self, "TagOptions", allowed_values_for_tags={k: list(v) for k, v in settings.tag_options.items()}
         )
         self.portfolio.associate_tag_options(self.tag_options)
+        self.boundary = ProductPermissionsBoundary(self, "PermissionsBoundary", product=self.product_stack)
         self.launch_role = ProductLaunchRole(
-            self, "LaunchRole", role_name=launch_role_name(self.region), product=self.product_stack
+            self,
+            "LaunchRole",
+            role_name=launch_role_name(self.region),
+            product=self.product_stack,
+            boundary_arn=self.boundary.policy.managed_policy_arn,
         )
         # By name, so shared accounts use their own role of that name (README: Service Catalog product).
         self.portfolio.set_local_launch_role(self.product, self.launch_role.role)
@@ -245,6 +252,11 @@ class PaymentCatalogStack(Stack):
             ("CurrentVersion", current.name, "Newest product version (--version)"),
             ("AssetBucketName", self.assets.bucket.bucket_name, "Bucket with the product's Lambda code"),
             ("LaunchRoleName", self.launch_role.role.role_name, "Local launch role (create it in shared accounts)"),
+            (
+                "PermissionsBoundaryName",
+                permissions_boundary_name(self.region),
+                "Boundary of the product's roles (create it in shared accounts too)",
+            ),
         ):
             CfnOutput(self, output_id, value=value, description=description)
 

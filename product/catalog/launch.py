@@ -29,6 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, 
 
 # CDK-free on purpose: application teams run this without Node.js or the CDK installed.
 from product.catalog.parameters import COST_MONITOR, GUARDDUTY, NAME_SUFFIX, NOTIFICATION_EMAIL, PROFILE, SHIELD
+from product.name_suffix import suffix_problem
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
 SMOKE_COMMAND = REPOSITORY_ROOT / "scripts" / "smoke"
@@ -404,6 +405,14 @@ def _matching(pattern: str, what: str) -> Callable[[str], str]:
     return check
 
 
+def _launch_suffix(text: str) -> str:
+    """A catalog launch's suffix, checked before any AWS call (a stage's name would collide with that stage)."""
+    problem = suffix_problem(text, catalog_launch=True)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return text
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(
         prog="python -m product.catalog.launch",
@@ -423,7 +432,10 @@ def parser() -> argparse.ArgumentParser:
     # Values are checked against the chosen version's own parameter constraints before anything launches.
     launch.add_argument("--profile", required=True, help="environment profile: dev, staging or prod")
     launch.add_argument(
-        "--suffix", required=True, help="suffix of every physical name; unique per launch in the account and region"
+        "--suffix",
+        type=_launch_suffix,
+        required=True,
+        help="suffix of every physical name; unique per launch in the account and region, not dev/staging/prod",
     )
     launch.add_argument("--email", help="e-mail subscribed to the alert topics")
     launch.add_argument("--guardduty", action="store_true", help="create the account's GuardDuty detector")
@@ -468,6 +480,9 @@ def request_from(args: argparse.Namespace) -> LaunchRequest:
     for flag, opt_in in ((args.guardduty, GUARDDUTY), (args.shield, SHIELD), (args.account_cost_monitor, COST_MONITOR)):
         parameters[opt_in.parameter] = "true" if flag else "false"
     parameters.update(dict(args.parameter))
+    problem = suffix_problem(parameters[NAME_SUFFIX], catalog_launch=True)  # --parameter NameSuffix=... too
+    if problem:
+        raise LaunchError(problem, EXIT_INPUT)
     return LaunchRequest(
         product=args.product,
         version=args.version,
@@ -517,6 +532,8 @@ def run(args: argparse.Namespace, sc: Any, cfn: Any, out: TextIO, **wait: Any) -
 def main(argv: Sequence[str] | None = None, *, out: TextIO = sys.stdout, err: TextIO = sys.stderr) -> int:
     args = parser().parse_args(argv)
     try:
+        if args.command == "launch":
+            request_from(args)  # input errors (e.g. a stage's name as suffix) before any AWS client exists
         sc, cfn = clients(args.region)
         return run(args, sc, cfn, out)
     except LaunchError as error:

@@ -12,12 +12,14 @@ from typing import TypeVar
 
 from aws_cdk import Aws, CfnCondition, CfnOutput, CfnParameter, CfnResource, Fn, Token
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_servicecatalog as servicecatalog
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from product.catalog.knobs import launch_profile, max_nat_gateways, nat_gateway_column, profile_mapping
+from product.catalog.launch_scopes import permissions_boundary_name
 from product.catalog.parameters import (
     COST_MONITOR,
     FLAG_VALUES,
@@ -29,7 +31,8 @@ from product.catalog.parameters import (
     SHIELD,
 )
 from product.contract import Output
-from product.options import EMAIL_PATTERN, NAME_SUFFIX_PATTERN, DeploymentOptions
+from product.name_suffix import CATALOG_NAME_SUFFIX_PATTERN, CATALOG_NAME_SUFFIX_RULE
+from product.options import EMAIL_PATTERN, DeploymentOptions
 from product.payment_service import PaymentService
 from product.payment_stack import service_outputs
 from product.profiles import ENVIRONMENT_NAMES
@@ -62,6 +65,13 @@ class PaymentProductStack(servicecatalog.ProductStack):
             create_account_cost_monitor=True,
         )
         self.service = PaymentService(self, "PaymentService", profile=self.profile, options=options)
+        # The launch role creates roles only with this boundary (product/catalog/boundary.py); the stages do not
+        # need it: their roles are created by the pipeline's deploy role from reviewed code.
+        iam.PermissionsBoundary.of(self).apply(
+            iam.ManagedPolicy.from_managed_policy_name(
+                self, "PermissionsBoundary", permissions_boundary_name(Aws.REGION)
+            )
+        )
         self.conditions: dict[str, CfnCondition] = {}
         self._condition_opt_ins()
         self._condition_notification_email()
@@ -103,8 +113,8 @@ class PaymentProductStack(servicecatalog.ProductStack):
             self,
             NAME_SUFFIX,
             type="String",
-            allowed_pattern=NAME_SUFFIX_PATTERN,
-            constraint_description="a lower-case letter, then 1-19 lower-case letters, digits or '-'",
+            allowed_pattern=CATALOG_NAME_SUFFIX_PATTERN,
+            constraint_description=CATALOG_NAME_SUFFIX_RULE,
             description="Suffix of every physical name (tables, buckets, functions, API, alarms); unique per "
             "launch in an account and region, e.g. team-a-dev",
         )

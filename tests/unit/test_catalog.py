@@ -11,7 +11,13 @@ import pytest
 from product.catalog.assets import CLOUDFORMATION, asset_bucket_name
 from product.catalog.catalog_stack import CATALOG_STACK_ID, launch_role_name
 from product.catalog.launch_permissions import PERMISSIONS_FILE, generate, service_of
-from product.catalog.launch_role import SERVICE_CATALOG, SERVICE_LINKED_ROLES, SERVICE_LINKED_ROLES_NOT_NEEDED
+from product.catalog.launch_role import (
+    ROLE_POLICY_QUOTA,
+    SERVICE_CATALOG,
+    SERVICE_LINKED_ROLES,
+    SERVICE_LINKED_ROLES_NOT_NEEDED,
+    deployed,
+)
 from product.catalog.settings import REQUIRED_TAG_OPTIONS, CatalogSettings
 from product.catalog.versions import VERSIONS
 
@@ -46,7 +52,7 @@ def launch_role_statements(catalog_template: dict[str, Any]) -> list[dict[str, A
     policies = [
         p
         for p in _resources(catalog_template, "AWS::IAM::ManagedPolicy").values()
-        if {"Ref": role_id} in p["Properties"]["Roles"]
+        if {"Ref": role_id} in p["Properties"].get("Roles", [])
     ]
     assert len(policies) >= 2
     return [s for p in policies for s in p["Properties"]["PolicyDocument"]["Statement"]]
@@ -181,9 +187,24 @@ def test_service_linked_roles_are_considered_for_every_type_that_may_create_one(
 
 
 def test_launch_policies_fit_iams_managed_policy_limit(catalog_template: dict[str, Any]) -> None:
+    """IAM counts the deployed document (tokens resolved, no whitespace): sized with the longest pseudo values."""
     for logical_id, policy in _resources(catalog_template, "AWS::IAM::ManagedPolicy").items():
-        size = len(json.dumps(policy["Properties"]["PolicyDocument"], separators=(",", ":")))
+        size = len(json.dumps(deployed(policy["Properties"]["PolicyDocument"]), separators=(",", ":")))
         assert size <= MANAGED_POLICY_LIMIT, (logical_id, size)
+
+
+def test_launch_role_stays_within_iams_managed_policies_per_role(catalog_template: dict[str, Any]) -> None:
+    (role_id,) = (
+        k
+        for k, v in _resources(catalog_template, "AWS::IAM::Role").items()
+        if v["Properties"].get("RoleName") == launch_role_name("us-east-1")
+    )
+    attached = [
+        p
+        for p in _resources(catalog_template, "AWS::IAM::ManagedPolicy").values()
+        if {"Ref": role_id} in p["Properties"].get("Roles", [])
+    ]
+    assert 2 <= len(attached) <= ROLE_POLICY_QUOTA
 
 
 def test_launch_permissions_file_is_generated_from_the_product_template(product_template: dict[str, Any]) -> None:
