@@ -162,7 +162,7 @@ class PaymentPipelineStack(Stack):
             targets=[self.notification_topic],
             detail_type=notifications.DetailType.FULL,
         )
-        acknowledge_pipeline_findings(self)
+        acknowledge_pipeline_findings(self.pipeline, self.artifact_bucket, self.smoke_steps, self.stages)
 
     def _artifact_bucket(self) -> s3.Bucket:
         """KMS-encrypted (pipeline key), versioned, TLS-only, access-logged; artifacts expire after 90 days."""

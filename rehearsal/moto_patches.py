@@ -1,5 +1,6 @@
-"""The moto patches behind `shims.SHIMS` (moto 5.2.5). Imported by `shims.apply()` only, after
-MOTO_ACCOUNT_ID is set; see shims.py for what each patch fixes and why."""
+"""The moto patches behind `shims.SHIMS` (moto 5.2.5); see shims.py for what each patch fixes and why.
+
+Importing this module imports moto: the emulator imports it only once MOTO_ACCOUNT_ID is set."""
 
 from __future__ import annotations
 
@@ -30,8 +31,21 @@ from rehearsal.shims import (
     is_custom_resource,
 )
 
+_applied: SkipRecorder | None = None
+_apply_lock = threading.Lock()
 
-def apply_all(recorder: SkipRecorder) -> None:
+
+def apply(recorder: SkipRecorder | None = None) -> SkipRecorder:
+    """Apply every shim once per process (idempotent); returns the process-wide skip recorder."""
+    global _applied  # noqa: PLW0603 - one set of patches per process, like moto's own backends
+    with _apply_lock:
+        if _applied is None:
+            _applied = recorder or SkipRecorder()
+            _apply_all(_applied)
+        return _applied
+
+
+def _apply_all(recorder: SkipRecorder) -> None:
     for patch in (
         _patch_validate_outputs,
         _patch_kms_key,
