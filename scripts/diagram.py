@@ -1,5 +1,7 @@
 """`make diagram`: regenerate the architecture pictures in docs/architecture/ from a synthesized assembly.
 
+Run from the repository root as `python -m scripts.diagram [--assembly DIR] [--check]`.
+
 1. synthesize the app (`cdk synth`, into a temporary directory) unless `--assembly DIR` names one;
 2. build the models (`scripts/diagram_model.py`) and write their text form (`<name>.json`), which is
    committed and compared by `tests/unit/test_docs_diagrams.py`;
@@ -25,17 +27,15 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPOSITORY_ROOT))
-
-from scripts.diagram_assembly import to_text  # noqa: E402
-from scripts.diagram_model import models  # noqa: E402
+from scripts.diagram_assembly import to_text
+from scripts.diagram_model import models
 
 try:
     from diagrams import Cluster, Diagram, Edge
 except ImportError:  # pragma: no cover - only without `make setup`
     sys.exit("diagram: the 'diagrams' package is missing: run 'make setup' (it is pinned in requirements-dev.txt)")
 
+REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 OUTPUT_DIR = REPOSITORY_ROOT / "docs" / "architecture"
 GRAPHVIZ_INSTALL = "sudo apt-get install -y graphviz   (macOS: brew install graphviz)"
 LABEL_WIDTH = 30
