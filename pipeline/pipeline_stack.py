@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from aws_cdk import Duration, RemovalPolicy, Stack, pipelines
 from aws_cdk import aws_codebuild as codebuild
@@ -68,13 +69,13 @@ class PaymentPipelineStack(Stack):
         catalog_settings: CatalogSettings | None = None,
         publish_assets_in_parallel: bool = False,
         use_change_sets: bool = False,
-        **stack_kwargs: object,
+        **stack_kwargs: Any,  # StackProps keywords (env, synthesizer...), forwarded to Stack
     ) -> None:
         super().__init__(
             scope,
             construct_id,
             description="Payment platform delivery pipeline: dev -> staging -> approval -> prod",
-            **stack_kwargs,  # type: ignore[arg-type]
+            **stack_kwargs,
         )
         self.key = kms.Key(
             self,

@@ -34,6 +34,7 @@ class Emulator:
         self.log_file = log_file
         self.endpoint = ""
         self.skipped: shims.SkipRecorder | None = None
+        self.bootstrapped: set[tuple[str, str]] = set()  # (account, region) pairs `cdk bootstrap` ran for
         self._server: Any = None
         self._saved_account: str | None = None
         self._log_handler: logging.Handler | None = None

@@ -45,7 +45,7 @@ _IAM_ACTION = re.compile(r"^[a-z0-9-]+:[A-Za-z0-9*]+$")
 
 def product_resource_types(scope: Construct) -> set[str]:
     """Every CloudFormation resource type under `scope` (the product stack)."""
-    return {c.cfn_resource_type for c in scope.node.find_all() if CfnResource.is_cfn_resource(c)}
+    return {c.cfn_resource_type for c in scope.node.find_all() if isinstance(c, CfnResource)}
 
 
 def service_of(resource_type: str) -> str:
