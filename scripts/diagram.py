@@ -119,16 +119,6 @@ def ensure_graphviz() -> None:
     fail(f"Graphviz 'dot' is needed to render the pictures and is not on PATH. Install it: {GRAPHVIZ_INSTALL}")
 
 
-def configured_stages() -> tuple[Any, ...]:
-    """The stage list from cdk.json (for the planned delivery flow), read as the app reads it."""
-    # Imported here, not at the top: importing the app starts the CDK's node runtime, which is slow and
-    # should not stand between the user and the Graphviz check.
-    import pipeline_app  # noqa: PLC0415
-    from pipeline.settings import DeliverySettings  # noqa: PLC0415
-
-    return DeliverySettings.from_context(pipeline_app.cdk_json_context()).stages
-
-
 def synthesize(outdir: Path) -> None:
     print(f"diagram: cdk synth -> {outdir}")
     result = subprocess.run(
@@ -273,14 +263,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     ensure_graphviz()  # before anything slow: a missing `dot` is the likeliest failure
-    stages = configured_stages()
     with tempfile.TemporaryDirectory(prefix="diagram-synth-") as scratch:
         assembly = args.assembly or Path(scratch) / "cdk.out"
         if args.assembly is None:
             synthesize(assembly)
         elif not (assembly / "manifest.json").is_file():
             fail(f"{assembly} is not a cloud assembly (no manifest.json); run 'make synth' or drop --assembly")
-        built = models(assembly, stages)
+        try:
+            built = models(assembly)
+        except LookupError as error:  # a stack the pictures are drawn from is missing
+            fail(f"{assembly}: {error}")
 
     args.output.mkdir(parents=True, exist_ok=True)
     stale = []

@@ -9,7 +9,7 @@ Two models, each a plain JSON-able dict whose text form is committed under `docs
   each logical id to its path in the construct tree), and edges come from the template's references
   (integrations, IAM grants, event rules, event source mappings, redrive, alarm actions, ...).
 - `delivery_model` (`scripts/diagram_delivery.py`): the stages and actions of the `AWS::CodePipeline::Pipeline`
-  in the assembly; while the assembly has no pipeline, the planned flow from configuration, captioned so.
+  in the assembly.
 
 Nothing here needs Graphviz: `scripts/diagram.py` renders the models, and the unit test
 `tests/unit/test_docs_diagrams.py` rebuilds them from the session's assembly to detect stale pictures.
@@ -741,11 +741,11 @@ def product_model(
     return _Product(stack_name, template, environment, (paths or {}).get(stack_name, {})).model()
 
 
-def models(assembly: Path, stages: Sequence[Any]) -> dict[str, Model]:
+def models(assembly: Path) -> dict[str, Model]:
     """Every model of a synthesized assembly, by the file stem it is committed and rendered under in
-    `docs/architecture/`. `stages` (`pipeline.settings.StageTarget`s) feed the planned delivery flow."""
+    `docs/architecture/`."""
     templates = stack_templates(assembly)
     return {
         "payment-product": product_model(templates, logical_id_paths(assembly)),
-        "delivery-flow": delivery_model(templates, stages),
+        "delivery-flow": delivery_model(templates),
     }
