@@ -48,6 +48,7 @@ def test_the_repository_keeps_every_contract() -> None:
         ("pipeline/settings.py", "import rehearsal.safety", "pipeline is not allowed to import rehearsal"),
         ("rehearsal/cdk_cli.py", "import product.compliance", "rehearsal is not allowed to import aws_cdk"),
         ("rehearsal/shims.py", "from rehearsal import moto_patches", "No cycles are allowed in rehearsal"),
+        ("product/contract.py", "from aws_cdk import Token", "product.contract is not allowed to import aws_cdk"),
     ],
 )
 def test_a_bad_import_breaks_its_contract(repository_copy: Path, module: str, bad_import: str, expected: str) -> None:
