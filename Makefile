@@ -34,13 +34,13 @@ format: setup
 
 ## bench: synth cost of the full app against an empty CDK app; push-to-prod path of the pipeline vs CDK defaults; rehearsal times
 bench: setup
-	@$(ENV) python bench/synth.py
-	@$(ENV) python bench/pipeline_path.py
-	@$(ENV) python bench/rehearsal.py
+	@$(ENV) python -m bench.synth
+	@$(ENV) python -m bench.pipeline_path
+	@$(ENV) python -m bench.rehearsal
 
 ## diagram: regenerate docs/architecture/ (product + delivery pictures) from a fresh synth; needs Graphviz `dot`
 diagram: setup
-	@$(ENV) python scripts/diagram.py $(DIAGRAM_ARGS)
+	@$(ENV) python -m scripts.diagram $(DIAGRAM_ARGS)
 
 clean:
 	rm -rf cdk.out reports .pytest_cache

@@ -1,6 +1,6 @@
 """Benchmark of the payment API handler (a script, not a test).
 
-    .venv/bin/python bench/handler.py [--runs 7] [--requests 2000]
+    .venv/bin/python -m bench.handler [--runs 7] [--requests 2000]   (from the repository root)
 
 1. Import time: `import api` (the payment handler module: Powertools Logger/Metrics/Tracer, three
    boto3 clients, the idempotency utility) against a bare `import boto3` plus creating one client
@@ -36,10 +36,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from tests.runtime.sample_request import VALID_BODY  # the runtime tests' request (tests/ is found with -m)
+
 ROOT = Path(__file__).resolve().parents[1]
 ASSET_ROOT = ROOT / "assets" / "lambda" / "payments"
-sys.path.insert(0, str(ROOT))
-from tests.runtime.sample_request import VALID_BODY  # noqa: E402  the runtime tests' baseline request
 
 DUMMY_ENV = {
     "AWS_DEFAULT_REGION": "us-east-1",

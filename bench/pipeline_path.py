@@ -4,6 +4,8 @@ Synthesizes the pipeline stack twice in this process, from `cdk.json` context: a
 (`publish_assets_in_parallel=False`, `use_change_sets=False`) and with CDK's defaults for those two
 (`True`, `True`). CodePipeline runs stages in order and, inside a stage, one RunOrder after another (the
 actions of one RunOrder in parallel), so the critical path is one action per (stage, RunOrder).
+
+    python -m bench.pipeline_path   (from the repository root: it reads tests/unit/pipeline_actions.py)
 """
 
 from __future__ import annotations
@@ -16,15 +18,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from aws_cdk import App, Environment
+
+import pipeline_app
+from pipeline.pipeline_stack import PIPELINE_STACK_ID, PaymentPipelineStack
+from pipeline.settings import DeliverySettings, PipelineSettings
+from tests.unit.pipeline_actions import pipeline_actions, push_to_prod  # tests/ is found with -m from the root
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from aws_cdk import App, Environment  # noqa: E402
-
-import pipeline_app  # noqa: E402
-from pipeline.pipeline_stack import PIPELINE_STACK_ID, PaymentPipelineStack  # noqa: E402
-from pipeline.settings import DeliverySettings, PipelineSettings  # noqa: E402
-from tests.unit.pipeline_actions import pipeline_actions, push_to_prod  # noqa: E402
 
 TARGET_PATH, TARGET_DEFAULTS, TARGET_ASSET_ACTIONS = 11, 14, 1
 

@@ -4,7 +4,9 @@ Each run is a fresh `python -m rehearsal` process on one cloud assembly synthesi
 (the checks that `make run` runs first are `make test`'s, timed by CI, not here). Targets from the issue:
 dev rehearsal <= 60 s, whole promotion <= 3 min, on 2 cores.
 
-  python bench/rehearsal.py [--runs N] [--assembly DIR]
+  python -m bench.rehearsal [--runs N] [--assembly DIR]
+
+Run it from the repository root with -m: as `python bench/rehearsal.py` this file would shadow the package.
 """
 
 from __future__ import annotations
@@ -19,10 +21,9 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from rehearsal import cdk_cli
 
-from rehearsal import cdk_cli  # noqa: E402 - after the repository root is on sys.path
+ROOT = Path(__file__).resolve().parents[1]
 
 TARGETS_S = {"dev rehearsal (deploy + smoke)": 60.0, "whole promotion (--approve)": 180.0}
 

@@ -10,20 +10,20 @@ named by what created it, so a role the pipeline gains later fails the gate unti
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import Any
 
-from aws_cdk import Stack
+from aws_cdk import CfnResource, Stack, pipelines
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
 from constructs import IConstruct
 
+from pipeline.stage import PaymentStage
 from product.compliance import acknowledge
 from product.contract import ResourceNames
 from product.profiles import profile_for
-
-if TYPE_CHECKING:
-    from pipeline.pipeline_stack import PaymentPipelineStack
 
 Finding = tuple[str, str]
 
@@ -166,35 +166,38 @@ SMOKE_SCOPE = (
 )
 
 
-def acknowledge_pipeline_findings(stack: PaymentPipelineStack) -> None:
+def acknowledge_pipeline_findings(
+    pipeline: pipelines.CodePipeline,
+    artifact_bucket: s3.IBucket,
+    smoke_steps: Mapping[str, pipelines.CodeBuildStep],
+    stages: Mapping[str, PaymentStage],
+) -> None:
     """Called after `build_pipeline()`, when every CodeBuild project and role of the pipeline exists."""
+    stack = Stack.of(pipeline)
     ctx = {"account": stack.account, "region": stack.region}
-    artifacts = _bucket_objects(stack)
-    underlying = stack.pipeline.pipeline
+    artifacts = _bucket_objects(artifact_bucket)
+    actions = _DeclaredActions(pipeline)
     rw = (*ARTIFACTS_READ, *ARTIFACTS_WRITE, artifacts, *KMS_DATA_KEYS, *KMS_REENCRYPT)
 
-    _on_policy(underlying.role, INLINE, *rw)
-    source = underlying.stages[0]
-    _on_policy(_action_role(underlying, source.stage_name, source.actions[0]), INLINE, *rw)
-    _on_policy(stack.pipeline.node.find_child("CodeBuildActionRole"), INLINE)
-    prod = next(stage for stage in underlying.stages if stage.stage_name == "prod")
-    approval = next(a for a in prod.actions if a.action_properties.category == codepipeline.ActionCategory.APPROVAL)
-    _on_policy(_action_role(underlying, prod.stage_name, approval), INLINE, *KMS_DATA_KEYS)
+    _on_policy(pipeline.pipeline.role, INLINE, *rw)
+    _on_policy(actions.role_of(category="Source"), INLINE, *rw)
+    _on_policy(actions.role_of(category="Build"), INLINE)  # CDK Pipelines' one role for every CodeBuild action
+    _on_policy(actions.role_of(category="Approval"), INLINE, *KMS_DATA_KEYS)
 
-    synth = stack.pipeline.synth_project
+    synth = pipeline.synth_project
     _on_project(synth, ctx, INLINE, *rw)
-    mutation = stack.pipeline.self_mutation_project
+    mutation = pipeline.self_mutation_project
     _on_project(
         mutation, ctx, INLINE, *ARTIFACTS_READ, artifacts, *KMS_DATA_KEYS, *KMS_REENCRYPT, *_format(SELF_MUTATION, ctx)
     )
-    assets = stack.pipeline.node.find_child("Assets")
-    _on_policy(assets.node.find_child("FileRole"), INLINE, *ARTIFACTS_READ, artifacts, *_format(ASSET_PUBLISHING, ctx))
-    for publisher in assets.node.children:  # one project, or one per asset if publishing in parallel
-        if isinstance(publisher.node.default_child, codebuild.CfnProject):
-            acknowledge(publisher, SOURCE_VIA_PIPELINE)
+    publishers = actions.projects_of(stage="Assets")  # one project, or one per asset if publishing in parallel
+    (asset_role,) = {publisher.role for publisher in publishers}
+    _on_policy(asset_role, INLINE, *ARTIFACTS_READ, artifacts, *_format(ASSET_PUBLISHING, ctx))
+    for publisher in publishers:
+        acknowledge(publisher, SOURCE_VIA_PIPELINE)
 
-    for environment, step in stack.smoke_steps.items():
-        stage = stack.stages[environment]
+    for environment, step in smoke_steps.items():
+        stage = stages[environment]
         names = ResourceNames(environment)
         scope = {
             **ctx,
@@ -215,23 +218,62 @@ def acknowledge_pipeline_findings(stack: PaymentPipelineStack) -> None:
         _on_project(step.project, ctx, INLINE, *rw, *_format(SMOKE_SCOPE, scope))
 
 
+class _DeclaredActions:
+    """The pipeline's actions as its CloudFormation declaration lists them, with the roles and projects they use.
+
+    CDK Pipelines creates the action roles and asset projects itself and exposes none of them; the pipeline's
+    own declaration (`CfnPipeline.stages`) names each action's role and CodeBuild project, so they are found
+    through public APIs rather than through the construct ids CDK happens to give them.
+    """
+
+    def __init__(self, pipeline: pipelines.CodePipeline) -> None:
+        stack = Stack.of(pipeline)
+        self._constructs = {
+            stack.get_logical_id(element): element.node.scope
+            for element in pipeline.node.find_all()
+            if isinstance(element, CfnResource)
+        }
+        declaration = pipeline.pipeline.node.default_child
+        assert isinstance(declaration, codepipeline.CfnPipeline), f"{pipeline.node.path} declares no CfnPipeline"
+        self._stages: list[dict[str, Any]] = stack.resolve(declaration.stages)
+
+    def role_of(self, *, category: str) -> IConstruct:
+        """The one role every action of `category` (Source, Build, Approval...) runs with."""
+        (role_id,) = {
+            action["roleArn"]["Fn::GetAtt"][0]
+            for stage in self._stages
+            for action in stage["actions"]
+            if action["actionTypeId"]["category"] == category
+        }
+        return self._construct(role_id)
+
+    def projects_of(self, *, stage: str) -> list[codebuild.IProject]:
+        """The CodeBuild projects the actions of one pipeline stage run."""
+        (declared,) = (declared for declared in self._stages if declared["name"] == stage)
+        projects: list[codebuild.IProject] = []
+        for action in declared["actions"]:
+            project = self._construct(action["configuration"]["ProjectName"]["Ref"])
+            assert isinstance(project, codebuild.Project), f"{project.node.path} is not a CodeBuild project"
+            projects.append(project)
+        return projects
+
+    def _construct(self, logical_id: str) -> IConstruct:
+        construct = self._constructs.get(logical_id)
+        assert construct is not None, f"the pipeline declares {logical_id}, which is not one of its resources"
+        return construct
+
+
 def _format(findings: tuple[Finding, ...], values: dict[str, str]) -> list[Finding]:
     return [(rule.format(**values), reason.format(**values)) for rule, reason in findings]
 
 
-def _bucket_objects(stack: PaymentPipelineStack) -> Finding:
-    bucket_id = Stack.of(stack).get_logical_id(stack.artifact_bucket.node.default_child)  # type: ignore[arg-type]
+def _bucket_objects(bucket: s3.IBucket) -> Finding:
+    bucket_id = Stack.of(bucket).get_logical_id(_cfn_resource(bucket))
     return (
         f"AwsSolutions-IAM5[Resource::<{bucket_id}.Arn>/*]",
         "objects of the pipeline's own artifact bucket: "
         "each execution writes artifacts under keys CodePipeline chooses",
     )
-
-
-def _action_role(pipeline: codepipeline.Pipeline, stage_name: str, action: codepipeline.IAction) -> IConstruct:
-    """The role CodePipeline made for an action that was given none (`<stage>/<action>/CodePipelineActionRole`)."""
-    stage_scope = pipeline.node.find_child(stage_name)
-    return stage_scope.node.find_child(action.action_properties.action_name).node.find_child("CodePipelineActionRole")
 
 
 def _on_policy(role: IConstruct | iam.IRole | None, *findings: Finding) -> None:
@@ -244,7 +286,7 @@ def _on_policy(role: IConstruct | iam.IRole | None, *findings: Finding) -> None:
 
 def _on_project(project: codebuild.IProject, ctx: dict[str, str], *findings: Finding) -> None:
     """A CodeBuild project: its source finding on the project, its role's findings on the role's policy."""
-    project_id = Stack.of(project).get_logical_id(project.node.default_child)  # type: ignore[arg-type]
+    project_id = Stack.of(project).get_logical_id(_cfn_resource(project))
     codebuild_defaults = (
         (
             f"AwsSolutions-IAM5[Resource::arn:aws:logs:{ctx['region']}:{ctx['account']}:log-group:/aws/codebuild/"
@@ -257,5 +299,12 @@ def _on_project(project: codebuild.IProject, ctx: dict[str, str], *findings: Fin
             "CodeBuild's own grant: report groups named after this project",
         ),
     )
-    acknowledge(project.node.default_child, SOURCE_VIA_PIPELINE)  # type: ignore[arg-type]
+    acknowledge(_cfn_resource(project), SOURCE_VIA_PIPELINE)
     _on_policy(project.role, *findings, *codebuild_defaults)
+
+
+def _cfn_resource(construct: IConstruct) -> CfnResource:
+    """The CloudFormation resource an L2 construct wraps."""
+    resource = construct.node.default_child
+    assert isinstance(resource, CfnResource), f"{construct.node.path} wraps no CloudFormation resource"
+    return resource

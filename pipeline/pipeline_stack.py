@@ -10,6 +10,8 @@ function's traffic shifts through CodeDeploy inside the stack update (canary in 
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import Duration, RemovalPolicy, Stack, pipelines
 from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_codepipeline as codepipeline
@@ -63,13 +65,13 @@ class PaymentPipelineStack(Stack):
         catalog_settings: CatalogSettings | None = None,
         publish_assets_in_parallel: bool = False,
         use_change_sets: bool = False,
-        **stack_kwargs: object,
+        **stack_kwargs: Any,  # StackProps keywords (env, synthesizer...), forwarded to Stack
     ) -> None:
         super().__init__(
             scope,
             construct_id,
             description="Payment platform delivery pipeline: dev -> staging -> approval -> prod",
-            **stack_kwargs,  # type: ignore[arg-type]
+            **stack_kwargs,
         )
         self.key = kms.Key(
             self,
@@ -161,7 +163,7 @@ class PaymentPipelineStack(Stack):
             targets=[self.notification_topic],
             detail_type=notifications.DetailType.FULL,
         )
-        acknowledge_pipeline_findings(self)
+        acknowledge_pipeline_findings(self.pipeline, self.artifact_bucket, self.smoke_steps, self.stages)
 
     def _artifact_bucket(self) -> s3.Bucket:
         """KMS-encrypted (pipeline key), versioned, TLS-only, access-logged; artifacts expire after 90 days."""

@@ -118,6 +118,8 @@ def smoke_policy(scope: Stack, stage: PaymentStage) -> list[iam.PolicyStatement]
     """
     env = stage.environment
     account, region = stage.account, stage.region
+    assert account is not None, f"stage {env} has no account (PaymentStage always sets its environment)"
+    assert region is not None, f"stage {env} has no region (PaymentStage always sets its environment)"
     api_stage = profile_for(env).api_stage_name
 
     def arn(service: str, resource: str, *, regional: bool = True) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import CfnOutput, Stack
 from constructs import Construct
 
@@ -21,13 +23,10 @@ class PaymentStack(Stack):
         *,
         profile: EnvironmentProfile,
         options: DeploymentOptions,
-        **stack_kwargs: object,
+        **stack_kwargs: Any,  # StackProps keywords (env, synthesizer...), forwarded to Stack
     ) -> None:
         super().__init__(
-            scope,
-            construct_id,
-            description=f"Payment Processing Infrastructure Stack ({profile.name})",
-            **stack_kwargs,  # type: ignore[arg-type]
+            scope, construct_id, description=f"Payment Processing Infrastructure Stack ({profile.name})", **stack_kwargs
         )
         self._availability_zones = list(options.availability_zones)
         self.service = PaymentService(self, "PaymentService", profile=profile, options=options)

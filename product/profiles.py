@@ -8,11 +8,14 @@ value that is not a concrete number.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from aws_cdk import Token
 
 from product.errors import ConfigurationError, UnknownEnvironmentError
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 RemovalMode = Literal["destroy", "retain"]
 
@@ -44,8 +47,8 @@ def _check_range(owner: str, name: str, value: float, low: float, high: float) -
         _check(low <= value <= high, f"{owner}.{name}={value} is outside {low}..{high}")
 
 
-def _check_positive(owner: str, instance: object) -> None:
-    for field in fields(instance):  # type: ignore[arg-type]
+def _check_positive(owner: str, instance: DataclassInstance) -> None:
+    for field in fields(instance):
         value = getattr(instance, field.name)
         if isinstance(value, int | float) and _concrete(value):
             _check(

@@ -34,6 +34,7 @@ class Emulator:
         self.log_file = log_file
         self.endpoint = ""
         self.skipped: shims.SkipRecorder | None = None
+        self.bootstrapped: set[tuple[str, str]] = set()  # (account, region) pairs `cdk bootstrap` ran for
         self._server: Any = None
         self._saved_account: str | None = None
         self._log_handler: logging.Handler | None = None
@@ -47,8 +48,10 @@ class Emulator:
         os.environ["MOTO_ACCOUNT_ID"] = self.account
         from moto.server import ThreadedMotoServer  # noqa: PLC0415 - only once MOTO_ACCOUNT_ID is set
 
+        from rehearsal import moto_patches  # noqa: PLC0415 - imports moto, so also only now
+
         self._quiet_request_log()
-        self.skipped = shims.apply()
+        self.skipped = moto_patches.apply()
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._server.start()
         host, port = self._server.get_host_and_port()

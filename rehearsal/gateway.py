@@ -128,6 +128,7 @@ class LocalRestApi:
     def url(self) -> str:
         assert self._server is not None, "start() first"
         host, port = self._server.server_address[:2]
+        assert isinstance(host, str), host  # an AF_INET server address
         return f"http://{host}:{port}/{self.stage}/"
 
     def start(self) -> LocalRestApi:

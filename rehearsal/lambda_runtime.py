@@ -55,7 +55,7 @@ class _ThreadRoutedStream(io.TextIOBase):
         return False
 
     @property
-    def encoding(self) -> str:  # type: ignore[override]
+    def encoding(self) -> str:  # type: ignore[override]  # TextIOBase has a plain attribute; this follows `default`
         return getattr(self.default, "encoding", "utf-8")
 
 

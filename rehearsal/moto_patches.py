@@ -1,5 +1,6 @@
-"""The moto patches behind `shims.SHIMS` (moto 5.2.5). Imported by `shims.apply()` only, after
-MOTO_ACCOUNT_ID is set; see shims.py for what each patch fixes and why."""
+"""The moto patches behind `shims.SHIMS` (moto 5.2.5); see shims.py for what each patch fixes and why.
+
+Importing this module imports moto: the emulator imports it only once MOTO_ACCOUNT_ID is set."""
 
 from __future__ import annotations
 
@@ -30,8 +31,21 @@ from rehearsal.shims import (
     is_custom_resource,
 )
 
+_applied: SkipRecorder | None = None
+_apply_lock = threading.Lock()
 
-def apply_all(recorder: SkipRecorder) -> None:
+
+def apply(recorder: SkipRecorder | None = None) -> SkipRecorder:
+    """Apply every shim once per process (idempotent); returns the process-wide skip recorder."""
+    global _applied  # noqa: PLW0603 - one set of patches per process, like moto's own backends
+    with _apply_lock:
+        if _applied is None:
+            _applied = recorder or SkipRecorder()
+            _apply_all(_applied)
+        return _applied
+
+
+def _apply_all(recorder: SkipRecorder) -> None:
     for patch in (
         _patch_validate_outputs,
         _patch_kms_key,
@@ -75,12 +89,14 @@ def _patch_validate_outputs() -> None:
         finally:
             self._template["Outputs"] = outputs
 
-    parsing.ResourceMap.validate_outputs = validate_outputs
+    parsing.ResourceMap.validate_outputs = validate_outputs  # type: ignore[method-assign]  # the shim replaces it
 
 
 def _patch_kms_key() -> None:
     def make(original: Callable[..., Any]) -> Callable[..., Any]:
-        def create(cls: type, resource_name: str, cloudformation_json: dict[str, Any], *args: Any, **kwargs: Any):
+        def create(
+            cls: type, resource_name: str, cloudformation_json: dict[str, Any], *args: Any, **kwargs: Any
+        ) -> Any:
             properties = cloudformation_json.setdefault("Properties", {})
             properties["Tags"] = [
                 {"TagKey": tag["Key"], "TagValue": tag["Value"]} if "Key" in tag else tag
@@ -97,7 +113,7 @@ def _patch_kms_key() -> None:
 
 def _patch_event_bus() -> None:
     if not hasattr(EventBus, "physical_resource_id"):
-        EventBus.physical_resource_id = property(lambda self: self.name)  # type: ignore[attr-defined]
+        EventBus.physical_resource_id = property(lambda self: self.name)  # type: ignore[attr-defined]  # moto lacks it
 
 
 def _enabled(value: Any) -> bool:
@@ -113,7 +129,7 @@ def _patch_dynamodb_table() -> None:
             account_id: str,
             region_name: str,
             **kwargs: Any,
-        ):
+        ) -> Any:
             properties = cloudformation_json.setdefault("Properties", {})
             sse = properties.get("SSESpecification")
             if isinstance(sse, dict) and "SSEEnabled" in sse:
@@ -167,7 +183,7 @@ def _patch_s3_bucket() -> None:
             account_id: str,
             region_name: str,
             **kwargs: Any,
-        ):
+        ) -> Any:
             bucket = original(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs)
             backend = s3_backends[account_id][get_partition(region_name)]
             properties = cloudformation_json.get("Properties", {})
@@ -189,7 +205,9 @@ def _patch_s3_bucket() -> None:
 
 def _patch_log_group() -> None:
     def make(original: Callable[..., Any]) -> Callable[..., Any]:
-        def create(cls: type, resource_name: str, cloudformation_json: dict[str, Any], *args: Any, **kwargs: Any):
+        def create(
+            cls: type, resource_name: str, cloudformation_json: dict[str, Any], *args: Any, **kwargs: Any
+        ) -> Any:
             properties = cloudformation_json.setdefault("Properties", {})
             if "KmsKeyId" in properties:
                 properties["kmsKeyId"] = properties.pop("KmsKeyId")
@@ -202,7 +220,9 @@ def _patch_log_group() -> None:
 
 def _patch_lambda_function() -> None:
     def make(original: Callable[..., Any]) -> Callable[..., Any]:
-        def create(cls: type, resource_name: str, cloudformation_json: dict[str, Any], *args: Any, **kwargs: Any):
+        def create(
+            cls: type, resource_name: str, cloudformation_json: dict[str, Any], *args: Any, **kwargs: Any
+        ) -> Any:
             function = original(cls, resource_name, cloudformation_json, *args, **kwargs)
             tracing = cloudformation_json.get("Properties", {}).get("TracingConfig")
             if isinstance(tracing, dict) and tracing.get("Mode"):
@@ -227,7 +247,7 @@ def _patch_sqs_add_message() -> None:
             finally:
                 self.lambda_event_source_mappings = mappings
 
-    Queue.add_message = add_message
+    Queue.add_message = add_message  # type: ignore[method-assign]  # the shim replaces moto's method
 
 
 def _patch_skipped_resources(recorder: SkipRecorder) -> None:
@@ -272,7 +292,7 @@ def _create_lambda_alias(
         function_name=function_name,
         function_version=str(version),
         description=properties.get("Description", ""),
-        routing_config=properties.get("RoutingConfig"),  # type: ignore[arg-type]
+        routing_config=properties.get("RoutingConfig"),
     )
     return HarnessResource(logical_id, resource_json["Type"], alias.arn, {"AliasArn": alias.arn})
 
@@ -293,10 +313,11 @@ def _metric_data_queries(metrics: list[dict[str, Any]]) -> list[MetricDataQuery]
             )
         queries.append(
             MetricDataQuery(
-                query_id=metric.get("Id"),
-                label=metric.get("Label"),
-                period=metric.get("Period"),
-                return_data=metric.get("ReturnData"),
+                # moto annotates all four `str`, but its own PutMetricAlarm handler passes None when absent.
+                query_id=metric["Id"],  # required by CloudFormation
+                label=metric.get("Label"),  # type: ignore[arg-type]  # optional in CloudFormation and in moto
+                period=metric.get("Period"),  # type: ignore[arg-type]  # optional in CloudFormation and in moto
+                return_data=metric.get("ReturnData"),  # type: ignore[arg-type]  # optional in both
                 expression=metric.get("Expression"),
                 metric_stat=metric_stat,
             )
@@ -318,7 +339,7 @@ def _create_cloudwatch_alarm(
         evaluation_periods=int(p["EvaluationPeriods"]),
         datapoints_to_alarm=p.get("DatapointsToAlarm"),
         period=p.get("Period"),
-        threshold=float(p["Threshold"]) if "Threshold" in p else None,  # type: ignore[arg-type]
+        threshold=float(p["Threshold"]) if "Threshold" in p else None,  # type: ignore[arg-type]  # None: metric-math
         statistic=p.get("Statistic"),
         extended_statistic=p.get("ExtendedStatistic"),
         description=p.get("AlarmDescription"),

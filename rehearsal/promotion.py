@@ -183,7 +183,7 @@ class Rehearsal:
 
     def bootstrap(self) -> float:
         """`cdk bootstrap` once per emulator (a shared emulator remembers it was bootstrapped)."""
-        done: set[tuple[str, str]] = getattr(self.emulator, "bootstrapped", set())
+        done = self.emulator.bootstrapped
         key = (self.emulator.account, self.emulator.region)
         if key in done:
             return 0.0
@@ -196,7 +196,6 @@ class Rehearsal:
             log_file=self.cdk_log,
         )
         done.add(key)
-        self.emulator.bootstrapped = done  # type: ignore[attr-defined]
         self.console.line(f"bootstrap: CDKToolkit ready in {run.seconds:.1f} s")
         return run.seconds
 
@@ -400,7 +399,7 @@ class Rehearsal:
         if not catalogs:
             self.console.line("catalog: no Service Catalog stack in the assembly: nothing to publish")
             return [{"stack": None, "outcome": "not in the assembly"}]
-        published = []
+        published: list[dict[str, Any]] = []
         for artifact in catalogs:
             self.console.line(f"catalog: cdk deploy '{artifact.display_name}' --method=direct")
             try:
@@ -512,10 +511,10 @@ class Rehearsal:
                     f"{shims.MOTO_VERSION} skipped them; checks on them are reported 'not emulated'):"
                 )
                 _print_grouped(out, s.not_emulated)
-                for item in s.provided_by_harness:
+                for provided in s.provided_by_harness:
                     out(
-                        f"  provided by the harness (moto API, no CloudFormation provider): {item['type']} "
-                        f"{item['name']}"
+                        f"  provided by the harness (moto API, no CloudFormation provider): {provided['type']} "
+                        f"{provided['name']}"
                     )
             for failure in s.failures:
                 out(f"{s.environment}: FAILED {failure}")

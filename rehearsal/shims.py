@@ -211,20 +211,3 @@ class NotEmulated:
 
     def delete(self, *_args: Any, **_kwargs: Any) -> None:
         return None
-
-
-_applied: SkipRecorder | None = None
-_apply_lock = threading.Lock()
-
-
-def apply(recorder: SkipRecorder | None = None) -> SkipRecorder:
-    """Apply every shim once per process (idempotent); returns the process-wide skip recorder."""
-    global _applied  # noqa: PLW0603 - one set of patches per process, like moto's own backends
-    with _apply_lock:
-        if _applied is None:
-            # moto is imported here, not at module level: callers set MOTO_ACCOUNT_ID first.
-            from rehearsal import moto_patches  # noqa: PLC0415
-
-            _applied = recorder or SkipRecorder()
-            moto_patches.apply_all(_applied)
-        return _applied

@@ -1,5 +1,7 @@
 """`make diagram`: regenerate the architecture pictures in docs/architecture/ from a synthesized assembly.
 
+Run from the repository root as `python -m scripts.diagram [--assembly DIR] [--check]`.
+
 1. synthesize the app (`cdk synth`, into a temporary directory) unless `--assembly DIR` names one;
 2. build the models (`scripts/diagram_model.py`) and write their text form (`<name>.json`), which is
    committed and compared by `tests/unit/test_docs_diagrams.py`;
@@ -25,17 +27,15 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
-REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPOSITORY_ROOT))
-
-from scripts.diagram_assembly import to_text  # noqa: E402
-from scripts.diagram_model import models  # noqa: E402
+from scripts.diagram_assembly import to_text
+from scripts.diagram_model import models
 
 try:
     from diagrams import Cluster, Diagram, Edge
 except ImportError:  # pragma: no cover - only without `make setup`
     sys.exit("diagram: the 'diagrams' package is missing: run 'make setup' (it is pinned in requirements-dev.txt)")
 
+REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
 OUTPUT_DIR = REPOSITORY_ROOT / "docs" / "architecture"
 GRAPHVIZ_INSTALL = "sudo apt-get install -y graphviz   (macOS: brew install graphviz)"
 LABEL_WIDTH = 30
@@ -117,16 +117,6 @@ def ensure_graphviz() -> None:
         if shutil.which("dot"):
             return
     fail(f"Graphviz 'dot' is needed to render the pictures and is not on PATH. Install it: {GRAPHVIZ_INSTALL}")
-
-
-def configured_stages() -> tuple[Any, ...]:
-    """The stage list from cdk.json (for the planned delivery flow), read as the app reads it."""
-    # Imported here, not at the top: importing the app starts the CDK's node runtime, which is slow and
-    # should not stand between the user and the Graphviz check.
-    import pipeline_app  # noqa: PLC0415
-    from pipeline.settings import DeliverySettings  # noqa: PLC0415
-
-    return DeliverySettings.from_context(pipeline_app.cdk_json_context()).stages
 
 
 def synthesize(outdir: Path) -> None:
@@ -273,14 +263,16 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     ensure_graphviz()  # before anything slow: a missing `dot` is the likeliest failure
-    stages = configured_stages()
     with tempfile.TemporaryDirectory(prefix="diagram-synth-") as scratch:
         assembly = args.assembly or Path(scratch) / "cdk.out"
         if args.assembly is None:
             synthesize(assembly)
         elif not (assembly / "manifest.json").is_file():
             fail(f"{assembly} is not a cloud assembly (no manifest.json); run 'make synth' or drop --assembly")
-        built = models(assembly, stages)
+        try:
+            built = models(assembly)
+        except LookupError as error:  # a stack the pictures are drawn from is missing
+            fail(f"{assembly}: {error}")
 
     args.output.mkdir(parents=True, exist_ok=True)
     stale = []

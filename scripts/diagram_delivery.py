@@ -1,16 +1,14 @@
-"""The delivery-flow picture's model: the pipeline's stages and actions, or the planned flow from configuration.
+"""The delivery-flow picture's model: the pipeline's stages and actions.
 
-When the assembly holds an `AWS::CodePipeline::Pipeline`, every stage becomes a box and every action a node,
-ordered by `RunOrder`, after a trigger node showing the V2 push filter. Without one (before the pipeline
-stack existed), the planned flow comes from the configured stage list and the caption says so.
+From the assembly's `AWS::CodePipeline::Pipeline`: every stage becomes a box and every action a node,
+ordered by `RunOrder`, after a trigger node showing the V2 push filter.
 """
 
 from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
-from itertools import pairwise
+from collections.abc import Mapping
 from typing import Any
 
 from scripts.diagram_assembly import Model, Template, render
@@ -119,92 +117,11 @@ def _pipeline_model(stack_name: str, logical_id: str, template: Template) -> Mod
     }
 
 
-def _planned_model(stages: Sequence[Any]) -> Model:
-    """The planned flow from configuration: used while the assembly has no pipeline stack."""
-    clusters = [{"id": "stage:Source", "label": "Source"}, {"id": "stage:Build", "label": "Synth and checks"}]
-    nodes: list[dict[str, Any]] = [
-        {"id": "push", "kind": "push", "cluster": "", "name": "git push", "details": ["configured branch"]},
-        {
-            "id": "Source/repository",
-            "kind": "source",
-            "cluster": "stage:Source",
-            "name": "Source",
-            "details": ["CodeStar connection"],
-        },
-        {
-            "id": "Build/Synth",
-            "kind": "build",
-            "cluster": "stage:Build",
-            "name": "Synth",
-            "details": ["scripts/check: lint, unit tests,", "cdk-nag gate, cfn-lint, synth"],
-        },
-        {
-            "id": "Build/SelfMutate",
-            "kind": "build",
-            "cluster": "stage:Build",
-            "name": "SelfMutate",
-            "details": ["pipeline updates itself"],
-        },
-    ]
-    chain = ["push", "Source/repository", "Build/Synth", "Build/SelfMutate"]
-    for stage in stages:
-        environment = stage.environment
-        stage_id = f"stage:{environment}"
-        clusters.append({"id": stage_id, "label": f"{environment} ({stage.account} / {stage.region})"})
-        if environment == "prod":
-            nodes.append(
-                {
-                    "id": f"{environment}/Approval",
-                    "kind": "approval",
-                    "cluster": stage_id,
-                    "name": "Manual approval",
-                    "details": ["staging smoke report linked"],
-                }
-            )
-            chain.append(f"{environment}/Approval")
-        nodes.append(
-            {
-                "id": f"{environment}/Deploy",
-                "kind": "deploy",
-                "cluster": stage_id,
-                "name": f"Deploy {environment}",
-                "details": [f"{environment}-PaymentStack"],
-            }
-        )
-        nodes.append(
-            {
-                "id": f"{environment}/Smoke",
-                "kind": "test",
-                "cluster": stage_id,
-                "name": "Smoke tests",
-                "details": ["boto3 suite, JUnit report"],
-            }
-        )
-        chain += [f"{environment}/Deploy", f"{environment}/Smoke"]
-    clusters.append({"id": "stage:Catalog", "label": "Catalog"})
-    nodes.append(
-        {
-            "id": "Catalog/Publish",
-            "kind": "catalog",
-            "cluster": "stage:Catalog",
-            "name": "Publish catalog version",
-            "details": ["Service Catalog product"],
-        }
-    )
-    chain.append("Catalog/Publish")
-    return {
-        "title": "Delivery flow (planned)",
-        "caption": "Planned flow from configuration (stage list in cdk.json): the assembly has no pipeline stack "
-        "yet; make diagram draws the pipeline's own stages and actions once it has",
-        "source": {"kind": "configuration", "stages": [s.environment for s in stages]},
-        "clusters": clusters,
-        "nodes": nodes,
-        "edges": [{"from": a, "to": b, "label": "", "style": "solid"} for a, b in pairwise(chain)],
-    }
-
-
-def delivery_model(templates: Mapping[str, Template], stages: Sequence[Any]) -> Model:
-    """From the pipeline stack's template when the assembly has one, else the planned flow from `stages`
-    (`pipeline.settings.StageTarget`s: environment, account, region)."""
+def delivery_model(templates: Mapping[str, Template]) -> Model:
+    """From the pipeline stack's template (the app always synthesizes one)."""
     found = pipeline_stack(templates)
-    return _pipeline_model(*found) if found else _planned_model(stages)
+    if found is None:
+        raise LookupError(
+            "the assembly has no AWS::CodePipeline::Pipeline: synthesize the whole app (make synth), pass its cdk.out"
+        )
+    return _pipeline_model(*found)

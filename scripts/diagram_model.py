@@ -9,7 +9,7 @@ Two models, each a plain JSON-able dict whose text form is committed under `docs
   each logical id to its path in the construct tree), and edges come from the template's references
   (integrations, IAM grants, event rules, event source mappings, redrive, alarm actions, ...).
 - `delivery_model` (`scripts/diagram_delivery.py`): the stages and actions of the `AWS::CodePipeline::Pipeline`
-  in the assembly; while the assembly has no pipeline, the planned flow from configuration, captioned so.
+  in the assembly.
 
 Nothing here needs Graphviz: `scripts/diagram.py` renders the models, and the unit test
 `tests/unit/test_docs_diagrams.py` rebuilds them from the session's assembly to detect stale pictures.
@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict, deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -290,134 +290,13 @@ class _Product:
 
     def derive_edges(self) -> None:
         for lid in sorted(self.resources):
-            handler = getattr(self, "_edges_" + self.type_of(lid).replace("::", "_"), None)
-            if handler is not None:
-                handler(lid)
+            rule = EDGE_RULES.get(self.type_of(lid))
+            if rule is not None:
+                rule(self, lid)
         self._logging_edges()
         self._tracing_edges()
         self._generic_edges()
         self._client_edges()
-
-    def _edges_AWS_ApiGateway_Method(self, lid: str) -> None:  # noqa: N802
-        function = self.first_ref(lid, "Integration", "Uri")
-        if function is None:
-            return
-        props = self.props(lid)
-        self.edge(self.owner(lid), self.owner(function), f"{props.get('HttpMethod', '')} {self._api_path(lid)}", rank=3)
-
-    def _api_path(self, method: str) -> str:
-        parts: list[str] = []
-        resource = self.first_ref(method, "ResourceId")
-        while resource is not None and self.type_of(resource) == "AWS::ApiGateway::Resource":
-            parts.insert(0, str(self.props(resource).get("PathPart", "")))
-            resource = self.first_ref(resource, "ParentId")
-        return "/" + "/".join(parts)
-
-    def _edges_AWS_Lambda_EventSourceMapping(self, lid: str) -> None:  # noqa: N802
-        batch = self.props(lid).get("BatchSize")
-        label = f"event source mapping{f', batches of {batch}' if batch else ''}"
-        self.edge(
-            self.owner(self.first_ref(lid, "EventSourceArn")),
-            self.owner(self.first_ref(lid, "FunctionName")),
-            label,
-            rank=3,
-        )
-
-    def _edges_AWS_SQS_Queue(self, lid: str) -> None:  # noqa: N802
-        redrive = self.props(lid).get("RedrivePolicy")
-        target = self.first_ref(lid, "RedrivePolicy")
-        if isinstance(redrive, dict) and target:
-            self.edge(
-                self.owner(lid),
-                self.owner(target),
-                f"after {redrive.get('maxReceiveCount')} receives",
-                style="dashed",
-                rank=3,
-            )
-
-    def _edges_AWS_Events_Rule(self, lid: str) -> None:  # noqa: N802
-        props = self.props(lid)
-        pattern = props.get("EventPattern", {})
-        label = _merge_phrases([str(t) for t in pattern.get("detail-type", [])]) or str(props.get("Name", ""))
-        bus = self.first_ref(lid, "EventBusName")
-        sources: list[str | None] = []
-        if bus is not None:
-            sources.append(self.owner(bus))
-        else:
-            for source in pattern.get("source", []):
-                sources.append(self._event_source(str(source)))
-        for path, target in self.refs[lid]:
-            if path[:1] == ("Targets",) and path[-1:] == ("Arn",):
-                for source_node in sources:
-                    self.edge(source_node, self.owner(target), label, rank=3)
-
-    def _event_source(self, source: str) -> str:
-        emitter_type, label, cluster = EVENT_SOURCES.get(source, ("", f"{source} events\n(default event bus)", "other"))
-        emitters = sorted({self.node_of[lid] for lid in self.node_of if self.type_of(lid) == emitter_type})
-        if emitters:
-            return emitters[0]
-        return self.external(f"events:{source}", label, cluster, f"external:{source}")
-
-    def _edges_AWS_IAM_Policy(self, lid: str) -> None:  # noqa: N802
-        statements = self.props(lid).get("PolicyDocument", {}).get("Statement", [])
-        for statement in statements:
-            actions = statement.get("Action", [])
-            actions = [actions] if isinstance(actions, str) else actions
-            for _, target in references(statement.get("Resource", []), self.resources):
-                if self.type_of(target) in ("AWS::KMS::Key", "AWS::Logs::LogGroup"):
-                    continue  # the key and the log groups are summarised, not drawn as edges
-                self.edge(self.owner(lid), self.owner(target), _access(actions), rank=2)
-
-    def _edges_AWS_WAFv2_WebACLAssociation(self, lid: str) -> None:  # noqa: N802
-        self.edge(
-            self.owner(self.first_ref(lid, "WebACLArn")),
-            self.owner(self.first_ref(lid, "ResourceArn")),
-            "inspects every request",
-            rank=3,
-        )
-
-    def _edges_AWS_CloudWatch_Alarm(self, lid: str) -> None:  # noqa: N802
-        for path, target in self.refs[lid]:
-            if path[:1] in (("AlarmActions",), ("OKActions",), ("InsufficientDataActions",)):
-                self.edge(self.owner(lid), self.owner(target), "alarm actions", rank=3)
-
-    def _edges_AWS_CE_AnomalySubscription(self, lid: str) -> None:  # noqa: N802
-        props = self.props(lid)
-        for path, target in self.refs[lid]:
-            if path[:1] == ("MonitorArnList",):
-                self.edge(self.owner(target), self.owner(lid), "anomalies", rank=3)
-            if path[:1] == ("Subscribers",):
-                self.edge(self.owner(lid), self.owner(target), str(props.get("Frequency", "")).lower(), rank=3)
-
-    def _edges_AWS_S3_Bucket(self, lid: str) -> None:  # noqa: N802
-        target = self.first_ref(lid, "LoggingConfiguration")
-        if target:
-            self.edge(self.owner(lid), self.owner(target), "server access logs", style="dashed", rank=3)
-
-    def _edges_AWS_AutoScaling_AutoScalingGroup(self, lid: str) -> None:  # noqa: N802
-        subnets = [t for p, t in self.refs[lid] if p[:1] == ("VPCZoneIdentifier",)]
-        kinds = sorted({_subnet_kind(self.resources[s]) for s in subnets})
-        for subnet in subnets[:1]:
-            self.edge(self.owner(lid), self.owner(subnet), f"runs in {'/'.join(kinds)} subnets", rank=3)
-
-    def _edges_AWS_CodeDeploy_DeploymentGroup(self, lid: str) -> None:  # noqa: N802
-        for path, target in self.refs[lid]:
-            if path[:1] == ("AlarmConfiguration",) and self.type_of(target) == "AWS::CloudWatch::Alarm":
-                self.edge(self.owner(target), self.owner(lid), "roll back", style="dashed", rank=3)
-
-    def _edges_AWS_Lambda_Alias(self, lid: str) -> None:  # noqa: N802
-        """An alias whose update policy hands version changes to a CodeDeploy deployment group."""
-        update = self.resources[lid].get("UpdatePolicy", {}).get("CodeDeployLambdaAliasUpdate", {})
-        for _, group in references(update, self.resources):
-            if self.type_of(group) == "AWS::CodeDeploy::DeploymentGroup":
-                self.edge(self.owner(group), self.owner(lid), f"shifts alias {self.props(lid).get('Name', '')}", rank=3)
-
-    def _edges_AWS_CloudFront_Distribution(self, lid: str) -> None:  # noqa: N802
-        origin = self.first_ref(lid, "DistributionConfig", "Origins")
-        self.edge(self.owner(lid), self.owner(origin), "origin (HTTPS)", rank=3)
-
-    def _edges_AWS_Shield_Protection(self, lid: str) -> None:  # noqa: N802
-        self.edge(self.owner(lid), self.owner(self.first_ref(lid, "ResourceArn")), "protects", style="dashed", rank=3)
 
     def _logging_edges(self) -> None:
         """Who writes to the log groups (anything but an IAM policy naming one): a line on the logs node rather
@@ -442,7 +321,7 @@ class _Product:
                 traced.append(lid)
         self.fed_by["AWS::XRay::Group"] = ("traces from", traced)
 
-    def _fed_by(self, kind: str) -> list[str]:
+    def fed_by_line(self, kind: str) -> list[str]:
         verb, sources = self.fed_by.get(kind, ("", []))
         counts: dict[str, int] = defaultdict(int)
         for lid in sources:
@@ -496,168 +375,14 @@ class _Product:
         members = node["members"]
         if not members:
             return "", []
-        kind = node["type"]
-        handler = getattr(self, "_label_" + kind.replace("::", "_"), None)
-        if handler is not None:
-            return handler(members)
+        label = LABELS.get(node["type"])
+        if label is not None:
+            return label(self, members)
         props = self.props(members[0])
         for key in ("TopicName", "DashboardName", "EventBusName", "Name"):
             if isinstance(props.get(key), str):
                 return self.name(props[key]), []
         return self._relative(members[0]), []
-
-    def _label_AWS_CloudWatch_Alarm(self, members: list[str]) -> tuple[str, list[str]]:  # noqa: N802
-        prefix = f"payment-{ENV_PLACEHOLDER}-"
-        names = sorted(self.name(self.props(m).get("AlarmName", m)) for m in members)
-        return f"{len(members)} alarms {prefix}<what>", [n.removeprefix(prefix) for n in names]
-
-    def _label_AWS_Logs_LogGroup(self, members: list[str]) -> tuple[str, list[str]]:  # noqa: N802
-        retention = sorted({str(self.props(m).get("RetentionInDays", "never expire")) for m in members})
-        details = [f"retention {', '.join(retention)} days, KMS", *self._fed_by("AWS::Logs::LogGroup")]
-        return f"{len(members)} log groups", details
-
-    def _label_AWS_IAM_Role(self, members: list[str]) -> tuple[str, list[str]]:  # noqa: N802
-        policies = sum(1 for r in self.resources.values() if r["Type"] == "AWS::IAM::Policy")
-        return f"{len(members)} roles", [f"{policies} grant policies, no * on data"]
-
-    def _label_AWS_ApiGateway_RestApi(self, members: list[str]) -> tuple[str, list[str]]:  # noqa: N802
-        props = self.props(members[0])
-        stages = [self.props(s) for s in self.resources if self.type_of(s) == "AWS::ApiGateway::Stage"]
-        endpoint = ",".join(props.get("EndpointConfiguration", {}).get("Types", []))
-        details = [f"{endpoint.lower()} endpoint"] if endpoint else []
-        details += [f"stage {self.name(s.get('StageName', ''))}" for s in stages]
-        return self.name(props.get("Name", members[0])), details
-
-    def _label_AWS_Lambda_Function(self, members: list[str]) -> tuple[str, list[str]]:  # noqa: N802
-        props = self.props(members[0])
-        sizing = f"{props.get('Runtime', '')}, {props.get('MemorySize', 128)} MB, {props.get('Timeout', 3)} s"
-        return self.name(props.get("FunctionName", members[0])), [sizing]
-
-    def _label_AWS_DynamoDB_Table(self, members: list[str]) -> tuple[str, list[str]]:  # noqa: N802
-        props = self.props(members[0])
-        features = {
-            "on-demand": props.get("BillingMode") == "PAY_PER_REQUEST",
-            "PITR": props.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled"),
-            "TTL": props.get("TimeToLiveSpecification", {}).get("Enabled"),
-            "deletion protection": props.get("DeletionProtectionEnabled"),
-        }
-        return self.name(props.get("TableName", members[0])), [", ".join(f for f, on in features.items() if on)]
-
-    def _label_AWS_S3_Bucket(self, members: list[str]) -> tuple[str, list[str]]:  # noqa: N802
-        props = self.props(members[0])
-        details = ["versioned"] if props.get("VersioningConfiguration", {}).get("Status") == "Enabled" else []
-        rules = props.get("LifecycleConfiguration", {}).get("Rules", [])
-        days = sorted({r["ExpirationInDays"] for r in rules if "ExpirationInDays" in r})
-        if days:
-            details.append(f"expires after {', '.join(map(str, days))} d")
-        return self.name(props.get("BucketName", members[0])), [", ".join(details)]
-
-    def _label_AWS_SQS_Queue(self, members: list[str]) -> tuple[str, list[str]]:  # noqa: N802
-        props = self.props(members[0])
-        name = self.name(props.get("QueueName", members[0]))
-        if "VisibilityTimeout" in props:
-            return name, [f"visibility {props['VisibilityTimeout']} s"]
-        retention = props.get("MessageRetentionPeriod")
-        return name, [f"kept {int(retention) // 86400} d"] if retention else []
-
-    def _label_AWS_WAFv2_WebACL(self, members: list[str]) -> tuple[str, list[str]]:  # noqa: N802
-        props = self.props(members[0])
-        statements = [rule.get("Statement", {}) for rule in props.get("Rules", [])]
-        details = [
-            f"rate limit {s['RateBasedStatement'].get('Limit')} / 5 min / IP"
-            for s in statements
-            if "RateBasedStatement" in s
-        ]
-        details.append(f"{sum(1 for s in statements if 'ManagedRuleGroupStatement' in s)} AWS managed rule groups")
-        return self.name(props.get("Name", "")), details
-
-    def _label_AWS_KMS_Key(self, members: list[str]) -> tuple[str, list[str]]:  # noqa: N802
-        key = members[0]
-        users = {r for r, refs in self.refs.items() if any(t == key for _, t in refs)}
-        services = sorted(
-            {
-                self.type_of(r).split("::")[1]
-                for r in users
-                if not self.type_of(r).startswith(("AWS::IAM::", "AWS::KMS::"))
-            }
-        )
-        aliases = [
-            self.name(self.props(a).get("AliasName", "")) for a in sorted(users) if self.type_of(a) == "AWS::KMS::Alias"
-        ]
-        rotation = "rotation on" if self.props(key).get("EnableKeyRotation") else "rotation OFF"
-        return ", ".join(aliases), [rotation, "used by " + ", ".join(services)]
-
-    def _label_AWS_CE_AnomalyMonitor(self, members: list[str]) -> tuple[str, list[str]]:  # noqa: N802
-        props = self.props(members[0])
-        spec = props.get("MonitorSpecification")
-        details = [str(props.get("MonitorType", ""))]
-        if isinstance(spec, str) and "Tags" in spec:
-            tags = json.loads(spec)["Tags"]
-            details = [f"CUSTOM: tag {tags['Key']} = {self.name(','.join(tags['Values']))}"]
-        elif props.get("MonitorDimension"):
-            details = [f"{props['MonitorType']} {props['MonitorDimension']} (account-wide)"]
-        return self.name(props.get("MonitorName", members[0])), details
-
-    def _label_AWS_CE_AnomalySubscription(self, members: list[str]) -> tuple[str, list[str]]:  # noqa: N802
-        props = self.props(members[0])
-        values = re.findall(r'"Values"\s*:\s*\[\s*"([^"]+)"', str(props.get("ThresholdExpression", "")))
-        frequency = str(props.get("Frequency", ""))
-        details = [f"{frequency}, impact >= {values[0]} USD" if values else frequency]
-        return self.name(props.get("SubscriptionName", members[0])), details
-
-    def _label_AWS_EC2_VPC(self, members: list[str]) -> tuple[str, list[str]]:  # noqa: N802
-        """Subnets, zones and NAT gateways of this VPC (what names it), flow logs on it."""
-        inside = [r for r, refs in sorted(self.refs.items()) if any(t == members[0] for _, t in refs)]
-        subnets = [self.resources[r] for r in inside if self.type_of(r) == "AWS::EC2::Subnet"]
-        subnet_ids = {r for r in inside if self.type_of(r) == "AWS::EC2::Subnet"}
-        zones = {json.dumps(s["Properties"].get("AvailabilityZone")) for s in subnets}
-        kinds: dict[str, int] = defaultdict(int)
-        for subnet in subnets:
-            kinds[_subnet_kind(subnet)] += 1
-        nat = sum(
-            1
-            for r, refs in self.refs.items()
-            if self.type_of(r) == "AWS::EC2::NatGateway" and any(t in subnet_ids for _, t in refs)
-        )
-        flow = any(self.type_of(r) == "AWS::EC2::FlowLog" for r in inside)
-        gateways = f"{nat} NAT gateway{'s' if nat != 1 else ''}" + (", flow logs" if flow else "")
-        return f"{len(zones)} AZs", [", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) + " subnets", gateways]
-
-    def _label_AWS_AutoScaling_AutoScalingGroup(self, members: list[str]) -> tuple[str, list[str]]:  # noqa: N802
-        props = self.props(members[0])
-        template = self.first_ref(members[0], "LaunchTemplate")
-        data = self.props(template).get("LaunchTemplateData", {}) if template else {}
-        imds = "IMDSv2" if data.get("MetadataOptions", {}).get("HttpTokens") == "required" else ""
-        return self.name(props.get("AutoScalingGroupName", members[0])), [
-            f"min {props.get('MinSize')} / desired {props.get('DesiredCapacity')} / max {props.get('MaxSize')}",
-            ", ".join(x for x in (str(data.get("InstanceType", "")), imds, "launch template") if x),
-        ]
-
-    def _label_AWS_XRay_Group(self, members: list[str]) -> tuple[str, list[str]]:  # noqa: N802
-        rules = [
-            self.props(r).get("SamplingRule", {})
-            for r in self.resources
-            if self.type_of(r) == "AWS::XRay::SamplingRule"
-        ]
-        details = [f"sampling {float(r.get('FixedRate', 0)) * 100:g}%" for r in rules]
-        return self.name(self.props(members[0]).get("GroupName", "")), details + self._fed_by("AWS::XRay::Group")
-
-    def _label_AWS_CodeDeploy_DeploymentGroup(self, members: list[str]) -> tuple[str, list[str]]:  # noqa: N802
-        props = self.props(members[0])
-        config = render(props.get("DeploymentConfigName", "")).removeprefix("CodeDeployDefault.")
-        events = props.get("AutoRollbackConfiguration", {}).get("Events", [])
-        rollback = ["auto rollback on alarm"] if "DEPLOYMENT_STOP_ON_ALARM" in events else []
-        return self.name(props.get("DeploymentGroupName", members[0])), [self.name(config), *rollback]
-
-    def _label_AWS_GuardDuty_Detector(self, members: list[str]) -> tuple[str, list[str]]:  # noqa: N802
-        props = self.props(members[0])
-        frequency = str(props.get("FindingPublishingFrequency", "")).lower().replace("_", " ")
-        return "enabled" if props.get("Enable") else "disabled", [f"updates every {frequency}"] if frequency else []
-
-    def _label_AWS_CloudFront_Distribution(self, members: list[str]) -> tuple[str, list[str]]:  # noqa: N802
-        config = self.props(members[0]).get("DistributionConfig", {})
-        behavior = config.get("DefaultCacheBehavior", {})
-        return self.name(config.get("Comment", "")), [str(behavior.get("ViewerProtocolPolicy", "")).lower()]
 
     def model(self) -> Model:
         self.derive_edges()
@@ -690,6 +415,374 @@ class _Product:
                 key=lambda e: (e["from"], e["to"]),
             ),
         }
+
+
+# ------------------------------------------------------------------------------ edges, by resource type
+
+
+def _api_method_edges(product: _Product, lid: str) -> None:
+    function = product.first_ref(lid, "Integration", "Uri")
+    if function is None:
+        return
+    props = product.props(lid)
+    product.edge(
+        product.owner(lid), product.owner(function), f"{props.get('HttpMethod', '')} {_api_path(product, lid)}", rank=3
+    )
+
+
+def _api_path(product: _Product, method: str) -> str:
+    parts: list[str] = []
+    resource = product.first_ref(method, "ResourceId")
+    while resource is not None and product.type_of(resource) == "AWS::ApiGateway::Resource":
+        parts.insert(0, str(product.props(resource).get("PathPart", "")))
+        resource = product.first_ref(resource, "ParentId")
+    return "/" + "/".join(parts)
+
+
+def _event_source_mapping_edges(product: _Product, lid: str) -> None:
+    batch = product.props(lid).get("BatchSize")
+    label = f"event source mapping{f', batches of {batch}' if batch else ''}"
+    product.edge(
+        product.owner(product.first_ref(lid, "EventSourceArn")),
+        product.owner(product.first_ref(lid, "FunctionName")),
+        label,
+        rank=3,
+    )
+
+
+def _queue_redrive_edges(product: _Product, lid: str) -> None:
+    redrive = product.props(lid).get("RedrivePolicy")
+    target = product.first_ref(lid, "RedrivePolicy")
+    if isinstance(redrive, dict) and target:
+        product.edge(
+            product.owner(lid),
+            product.owner(target),
+            f"after {redrive.get('maxReceiveCount')} receives",
+            style="dashed",
+            rank=3,
+        )
+
+
+def _event_rule_edges(product: _Product, lid: str) -> None:
+    props = product.props(lid)
+    pattern = props.get("EventPattern", {})
+    label = _merge_phrases([str(t) for t in pattern.get("detail-type", [])]) or str(props.get("Name", ""))
+    bus = product.first_ref(lid, "EventBusName")
+    sources: list[str | None] = []
+    if bus is not None:
+        sources.append(product.owner(bus))
+    else:
+        for source in pattern.get("source", []):
+            sources.append(_event_source(product, str(source)))
+    for path, target in product.refs[lid]:
+        if path[:1] == ("Targets",) and path[-1:] == ("Arn",):
+            for source_node in sources:
+                product.edge(source_node, product.owner(target), label, rank=3)
+
+
+def _event_source(product: _Product, source: str) -> str:
+    emitter_type, label, cluster = EVENT_SOURCES.get(source, ("", f"{source} events\n(default event bus)", "other"))
+    emitters = sorted({product.node_of[lid] for lid in product.node_of if product.type_of(lid) == emitter_type})
+    if emitters:
+        return emitters[0]
+    return product.external(f"events:{source}", label, cluster, f"external:{source}")
+
+
+def _grant_edges(product: _Product, lid: str) -> None:
+    statements = product.props(lid).get("PolicyDocument", {}).get("Statement", [])
+    for statement in statements:
+        actions = statement.get("Action", [])
+        actions = [actions] if isinstance(actions, str) else actions
+        for _, target in references(statement.get("Resource", []), product.resources):
+            if product.type_of(target) in ("AWS::KMS::Key", "AWS::Logs::LogGroup"):
+                continue  # the key and the log groups are summarised, not drawn as edges
+            product.edge(product.owner(lid), product.owner(target), _access(actions), rank=2)
+
+
+def _web_acl_association_edges(product: _Product, lid: str) -> None:
+    product.edge(
+        product.owner(product.first_ref(lid, "WebACLArn")),
+        product.owner(product.first_ref(lid, "ResourceArn")),
+        "inspects every request",
+        rank=3,
+    )
+
+
+def _alarm_action_edges(product: _Product, lid: str) -> None:
+    for path, target in product.refs[lid]:
+        if path[:1] in (("AlarmActions",), ("OKActions",), ("InsufficientDataActions",)):
+            product.edge(product.owner(lid), product.owner(target), "alarm actions", rank=3)
+
+
+def _anomaly_subscription_edges(product: _Product, lid: str) -> None:
+    props = product.props(lid)
+    for path, target in product.refs[lid]:
+        if path[:1] == ("MonitorArnList",):
+            product.edge(product.owner(target), product.owner(lid), "anomalies", rank=3)
+        if path[:1] == ("Subscribers",):
+            product.edge(product.owner(lid), product.owner(target), str(props.get("Frequency", "")).lower(), rank=3)
+
+
+def _bucket_access_log_edges(product: _Product, lid: str) -> None:
+    target = product.first_ref(lid, "LoggingConfiguration")
+    if target:
+        product.edge(product.owner(lid), product.owner(target), "server access logs", style="dashed", rank=3)
+
+
+def _auto_scaling_group_edges(product: _Product, lid: str) -> None:
+    subnets = [t for p, t in product.refs[lid] if p[:1] == ("VPCZoneIdentifier",)]
+    kinds = sorted({_subnet_kind(product.resources[s]) for s in subnets})
+    for subnet in subnets[:1]:
+        product.edge(product.owner(lid), product.owner(subnet), f"runs in {'/'.join(kinds)} subnets", rank=3)
+
+
+def _rollback_edges(product: _Product, lid: str) -> None:
+    for path, target in product.refs[lid]:
+        if path[:1] == ("AlarmConfiguration",) and product.type_of(target) == "AWS::CloudWatch::Alarm":
+            product.edge(product.owner(target), product.owner(lid), "roll back", style="dashed", rank=3)
+
+
+def _alias_shift_edges(product: _Product, lid: str) -> None:
+    """An alias whose update policy hands version changes to a CodeDeploy deployment group."""
+    update = product.resources[lid].get("UpdatePolicy", {}).get("CodeDeployLambdaAliasUpdate", {})
+    for _, group in references(update, product.resources):
+        if product.type_of(group) == "AWS::CodeDeploy::DeploymentGroup":
+            product.edge(
+                product.owner(group), product.owner(lid), f"shifts alias {product.props(lid).get('Name', '')}", rank=3
+            )
+
+
+def _distribution_origin_edges(product: _Product, lid: str) -> None:
+    origin = product.first_ref(lid, "DistributionConfig", "Origins")
+    product.edge(product.owner(lid), product.owner(origin), "origin (HTTPS)", rank=3)
+
+
+def _shield_protection_edges(product: _Product, lid: str) -> None:
+    product.edge(
+        product.owner(lid), product.owner(product.first_ref(lid, "ResourceArn")), "protects", style="dashed", rank=3
+    )
+
+
+# What each resource type adds to the picture's edges (called once per resource of that type); the edges
+# every type shares (logging, tracing, generic references, callers) are `_Product`'s own methods.
+EDGE_RULES: dict[str, Callable[[_Product, str], None]] = {
+    "AWS::ApiGateway::Method": _api_method_edges,
+    "AWS::Lambda::EventSourceMapping": _event_source_mapping_edges,
+    "AWS::SQS::Queue": _queue_redrive_edges,
+    "AWS::Events::Rule": _event_rule_edges,
+    "AWS::IAM::Policy": _grant_edges,
+    "AWS::WAFv2::WebACLAssociation": _web_acl_association_edges,
+    "AWS::CloudWatch::Alarm": _alarm_action_edges,
+    "AWS::CE::AnomalySubscription": _anomaly_subscription_edges,
+    "AWS::S3::Bucket": _bucket_access_log_edges,
+    "AWS::AutoScaling::AutoScalingGroup": _auto_scaling_group_edges,
+    "AWS::CodeDeploy::DeploymentGroup": _rollback_edges,
+    "AWS::Lambda::Alias": _alias_shift_edges,
+    "AWS::CloudFront::Distribution": _distribution_origin_edges,
+    "AWS::Shield::Protection": _shield_protection_edges,
+}
+
+
+# ----------------------------------------------------------------------------- labels, by resource type
+
+
+def _alarms_label(product: _Product, members: list[str]) -> tuple[str, list[str]]:
+    prefix = f"payment-{ENV_PLACEHOLDER}-"
+    names = sorted(product.name(product.props(m).get("AlarmName", m)) for m in members)
+    return f"{len(members)} alarms {prefix}<what>", [n.removeprefix(prefix) for n in names]
+
+
+def _log_groups_label(product: _Product, members: list[str]) -> tuple[str, list[str]]:
+    retention = sorted({str(product.props(m).get("RetentionInDays", "never expire")) for m in members})
+    details = [f"retention {', '.join(retention)} days, KMS", *product.fed_by_line("AWS::Logs::LogGroup")]
+    return f"{len(members)} log groups", details
+
+
+def _roles_label(product: _Product, members: list[str]) -> tuple[str, list[str]]:
+    policies = sum(1 for r in product.resources.values() if r["Type"] == "AWS::IAM::Policy")
+    return f"{len(members)} roles", [f"{policies} grant policies, no * on data"]
+
+
+def _rest_api_label(product: _Product, members: list[str]) -> tuple[str, list[str]]:
+    props = product.props(members[0])
+    stages = [product.props(s) for s in product.resources if product.type_of(s) == "AWS::ApiGateway::Stage"]
+    endpoint = ",".join(props.get("EndpointConfiguration", {}).get("Types", []))
+    details = [f"{endpoint.lower()} endpoint"] if endpoint else []
+    details += [f"stage {product.name(s.get('StageName', ''))}" for s in stages]
+    return product.name(props.get("Name", members[0])), details
+
+
+def _function_label(product: _Product, members: list[str]) -> tuple[str, list[str]]:
+    props = product.props(members[0])
+    sizing = f"{props.get('Runtime', '')}, {props.get('MemorySize', 128)} MB, {props.get('Timeout', 3)} s"
+    return product.name(props.get("FunctionName", members[0])), [sizing]
+
+
+def _table_label(product: _Product, members: list[str]) -> tuple[str, list[str]]:
+    props = product.props(members[0])
+    features = {
+        "on-demand": props.get("BillingMode") == "PAY_PER_REQUEST",
+        "PITR": props.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled"),
+        "TTL": props.get("TimeToLiveSpecification", {}).get("Enabled"),
+        "deletion protection": props.get("DeletionProtectionEnabled"),
+    }
+    return product.name(props.get("TableName", members[0])), [", ".join(f for f, on in features.items() if on)]
+
+
+def _bucket_label(product: _Product, members: list[str]) -> tuple[str, list[str]]:
+    props = product.props(members[0])
+    details = ["versioned"] if props.get("VersioningConfiguration", {}).get("Status") == "Enabled" else []
+    rules = props.get("LifecycleConfiguration", {}).get("Rules", [])
+    days = sorted({r["ExpirationInDays"] for r in rules if "ExpirationInDays" in r})
+    if days:
+        details.append(f"expires after {', '.join(map(str, days))} d")
+    return product.name(props.get("BucketName", members[0])), [", ".join(details)]
+
+
+def _queue_label(product: _Product, members: list[str]) -> tuple[str, list[str]]:
+    props = product.props(members[0])
+    name = product.name(props.get("QueueName", members[0]))
+    if "VisibilityTimeout" in props:
+        return name, [f"visibility {props['VisibilityTimeout']} s"]
+    retention = props.get("MessageRetentionPeriod")
+    return name, [f"kept {int(retention) // 86400} d"] if retention else []
+
+
+def _web_acl_label(product: _Product, members: list[str]) -> tuple[str, list[str]]:
+    props = product.props(members[0])
+    statements = [rule.get("Statement", {}) for rule in props.get("Rules", [])]
+    details = [
+        f"rate limit {s['RateBasedStatement'].get('Limit')} / 5 min / IP"
+        for s in statements
+        if "RateBasedStatement" in s
+    ]
+    details.append(f"{sum(1 for s in statements if 'ManagedRuleGroupStatement' in s)} AWS managed rule groups")
+    return product.name(props.get("Name", "")), details
+
+
+def _key_label(product: _Product, members: list[str]) -> tuple[str, list[str]]:
+    key = members[0]
+    users = {r for r, refs in product.refs.items() if any(t == key for _, t in refs)}
+    services = sorted(
+        {
+            product.type_of(r).split("::")[1]
+            for r in users
+            if not product.type_of(r).startswith(("AWS::IAM::", "AWS::KMS::"))
+        }
+    )
+    aliases = [
+        product.name(product.props(a).get("AliasName", ""))
+        for a in sorted(users)
+        if product.type_of(a) == "AWS::KMS::Alias"
+    ]
+    rotation = "rotation on" if product.props(key).get("EnableKeyRotation") else "rotation OFF"
+    return ", ".join(aliases), [rotation, "used by " + ", ".join(services)]
+
+
+def _anomaly_monitor_label(product: _Product, members: list[str]) -> tuple[str, list[str]]:
+    props = product.props(members[0])
+    spec = props.get("MonitorSpecification")
+    details = [str(props.get("MonitorType", ""))]
+    if isinstance(spec, str) and "Tags" in spec:
+        tags = json.loads(spec)["Tags"]
+        details = [f"CUSTOM: tag {tags['Key']} = {product.name(','.join(tags['Values']))}"]
+    elif props.get("MonitorDimension"):
+        details = [f"{props['MonitorType']} {props['MonitorDimension']} (account-wide)"]
+    return product.name(props.get("MonitorName", members[0])), details
+
+
+def _anomaly_subscription_label(product: _Product, members: list[str]) -> tuple[str, list[str]]:
+    props = product.props(members[0])
+    values = re.findall(r'"Values"\s*:\s*\[\s*"([^"]+)"', str(props.get("ThresholdExpression", "")))
+    frequency = str(props.get("Frequency", ""))
+    details = [f"{frequency}, impact >= {values[0]} USD" if values else frequency]
+    return product.name(props.get("SubscriptionName", members[0])), details
+
+
+def _vpc_label(product: _Product, members: list[str]) -> tuple[str, list[str]]:
+    """Subnets, zones and NAT gateways of this VPC (what names it), flow logs on it."""
+    inside = [r for r, refs in sorted(product.refs.items()) if any(t == members[0] for _, t in refs)]
+    subnets = [product.resources[r] for r in inside if product.type_of(r) == "AWS::EC2::Subnet"]
+    subnet_ids = {r for r in inside if product.type_of(r) == "AWS::EC2::Subnet"}
+    zones = {json.dumps(s["Properties"].get("AvailabilityZone")) for s in subnets}
+    kinds: dict[str, int] = defaultdict(int)
+    for subnet in subnets:
+        kinds[_subnet_kind(subnet)] += 1
+    nat = sum(
+        1
+        for r, refs in product.refs.items()
+        if product.type_of(r) == "AWS::EC2::NatGateway" and any(t in subnet_ids for _, t in refs)
+    )
+    flow = any(product.type_of(r) == "AWS::EC2::FlowLog" for r in inside)
+    gateways = f"{nat} NAT gateway{'s' if nat != 1 else ''}" + (", flow logs" if flow else "")
+    return f"{len(zones)} AZs", [", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) + " subnets", gateways]
+
+
+def _auto_scaling_group_label(product: _Product, members: list[str]) -> tuple[str, list[str]]:
+    props = product.props(members[0])
+    template = product.first_ref(members[0], "LaunchTemplate")
+    data = product.props(template).get("LaunchTemplateData", {}) if template else {}
+    imds = "IMDSv2" if data.get("MetadataOptions", {}).get("HttpTokens") == "required" else ""
+    return product.name(props.get("AutoScalingGroupName", members[0])), [
+        f"min {props.get('MinSize')} / desired {props.get('DesiredCapacity')} / max {props.get('MaxSize')}",
+        ", ".join(x for x in (str(data.get("InstanceType", "")), imds, "launch template") if x),
+    ]
+
+
+def _xray_group_label(product: _Product, members: list[str]) -> tuple[str, list[str]]:
+    rules = [
+        product.props(r).get("SamplingRule", {})
+        for r in product.resources
+        if product.type_of(r) == "AWS::XRay::SamplingRule"
+    ]
+    details = [f"sampling {float(r.get('FixedRate', 0)) * 100:g}%" for r in rules]
+    return product.name(product.props(members[0]).get("GroupName", "")), details + product.fed_by_line(
+        "AWS::XRay::Group"
+    )
+
+
+def _deployment_group_label(product: _Product, members: list[str]) -> tuple[str, list[str]]:
+    props = product.props(members[0])
+    config = render(props.get("DeploymentConfigName", "")).removeprefix("CodeDeployDefault.")
+    events = props.get("AutoRollbackConfiguration", {}).get("Events", [])
+    rollback = ["auto rollback on alarm"] if "DEPLOYMENT_STOP_ON_ALARM" in events else []
+    return product.name(props.get("DeploymentGroupName", members[0])), [product.name(config), *rollback]
+
+
+def _detector_label(product: _Product, members: list[str]) -> tuple[str, list[str]]:
+    props = product.props(members[0])
+    frequency = str(props.get("FindingPublishingFrequency", "")).lower().replace("_", " ")
+    return "enabled" if props.get("Enable") else "disabled", [f"updates every {frequency}"] if frequency else []
+
+
+def _distribution_label(product: _Product, members: list[str]) -> tuple[str, list[str]]:
+    config = product.props(members[0]).get("DistributionConfig", {})
+    behavior = config.get("DefaultCacheBehavior", {})
+    return product.name(config.get("Comment", "")), [str(behavior.get("ViewerProtocolPolicy", "")).lower()]
+
+
+# (name, detail lines) of a node of each resource type, from its member resources; other types are named by
+# their physical name or construct path (`_Product._label`).
+LABELS: dict[str, Callable[[_Product, list[str]], tuple[str, list[str]]]] = {
+    "AWS::CloudWatch::Alarm": _alarms_label,
+    "AWS::Logs::LogGroup": _log_groups_label,
+    "AWS::IAM::Role": _roles_label,
+    "AWS::ApiGateway::RestApi": _rest_api_label,
+    "AWS::Lambda::Function": _function_label,
+    "AWS::DynamoDB::Table": _table_label,
+    "AWS::S3::Bucket": _bucket_label,
+    "AWS::SQS::Queue": _queue_label,
+    "AWS::WAFv2::WebACL": _web_acl_label,
+    "AWS::KMS::Key": _key_label,
+    "AWS::CE::AnomalyMonitor": _anomaly_monitor_label,
+    "AWS::CE::AnomalySubscription": _anomaly_subscription_label,
+    "AWS::EC2::VPC": _vpc_label,
+    "AWS::AutoScaling::AutoScalingGroup": _auto_scaling_group_label,
+    "AWS::XRay::Group": _xray_group_label,
+    "AWS::CodeDeploy::DeploymentGroup": _deployment_group_label,
+    "AWS::GuardDuty::Detector": _detector_label,
+    "AWS::CloudFront::Distribution": _distribution_label,
+}
 
 
 _SHORT = {
@@ -741,11 +834,11 @@ def product_model(
     return _Product(stack_name, template, environment, (paths or {}).get(stack_name, {})).model()
 
 
-def models(assembly: Path, stages: Sequence[Any]) -> dict[str, Model]:
+def models(assembly: Path) -> dict[str, Model]:
     """Every model of a synthesized assembly, by the file stem it is committed and rendered under in
-    `docs/architecture/`. `stages` (`pipeline.settings.StageTarget`s) feed the planned delivery flow."""
+    `docs/architecture/`."""
     templates = stack_templates(assembly)
     return {
         "payment-product": product_model(templates, logical_id_paths(assembly)),
-        "delivery-flow": delivery_model(templates, stages),
+        "delivery-flow": delivery_model(templates),
     }

@@ -7,7 +7,7 @@ with a `BucketDeployment` (a custom-resource Lambda in the catalog stack) when t
 
 from __future__ import annotations
 
-from aws_cdk import DefaultStackSynthesizer, RemovalPolicy, Stack, Token
+from aws_cdk import CfnElement, DefaultStackSynthesizer, RemovalPolicy, Stack, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -115,7 +115,9 @@ class ProductAssetBucket(Construct):
         stack = Stack.of(self)
         handlers = adopt(self, "Custom::CDKBucketDeployment")
         source = f"cdk-{DefaultStackSynthesizer.DEFAULT_QUALIFIER}-assets-{stack.account}-{stack.region}"
-        destination = stack.get_logical_id(self.bucket.node.default_child)  # type: ignore[arg-type]
+        cfn_bucket = self.bucket.node.default_child
+        assert isinstance(cfn_bucket, CfnElement), f"{self.bucket.node.path} wraps no CloudFormation resource"
+        destination = stack.get_logical_id(cfn_bucket)
         for handler in handlers:
             acknowledge(
                 handler,

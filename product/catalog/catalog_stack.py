@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from aws_cdk import Aws, CfnOutput, Environment, Names, Stack
 from aws_cdk import aws_iam as iam
@@ -57,9 +58,9 @@ class PaymentCatalogStack(Stack):
         settings: CatalogSettings,
         versions: Sequence[ProductVersion] = VERSIONS,
         snapshot_directory: Path = SNAPSHOT_DIRECTORY,
-        **stack_kwargs: object,
+        **stack_kwargs: Any,  # StackProps keywords (env, synthesizer...), forwarded to Stack
     ) -> None:
-        super().__init__(scope, construct_id, description=DESCRIPTION, **stack_kwargs)  # type: ignore[arg-type]
+        super().__init__(scope, construct_id, description=DESCRIPTION, **stack_kwargs)
         self.settings = settings
         current = validate(versions)
         self.assets = ProductAssetBucket(self, "Assets")

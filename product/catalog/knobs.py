@@ -17,13 +17,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields, is_dataclass, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_cdk import CfnMapping, IResolvable, Token
 from constructs import Construct
 
 from product.errors import ConfigurationError
 from product.profiles import PROFILES, EnvironmentProfile, RemovalMode
+
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
 
 # A DeletionPolicy cannot come from a parameter or mapping: launched products keep their data.
 LAUNCH_REMOVAL: RemovalMode = "retain"
@@ -44,12 +47,12 @@ def nat_gateway_column(index: int) -> str:
     return f"natGateway{index}"
 
 
-def _knobs(instance: object, prefix: str = "") -> Iterator[tuple[str, Any]]:
+def _knobs(instance: DataclassInstance, prefix: str = "") -> Iterator[tuple[str, Any]]:
     """(knob path, value) of every leaf field, nested dataclasses flattened with '.'."""
-    for field in fields(instance):  # type: ignore[arg-type]
+    for field in fields(instance):
         value = getattr(instance, field.name)
         path = f"{prefix}{field.name}"
-        if is_dataclass(value):
+        if is_dataclass(value) and not isinstance(value, type):
             yield from _knobs(value, f"{path}.")
         else:
             yield path, value
@@ -108,7 +111,7 @@ class LaunchTimeProfile(EnvironmentProfile):
         return self.label
 
     @property
-    def deletion_protection(self) -> IResolvable | bool:  # type: ignore[override]
+    def deletion_protection(self) -> IResolvable | bool:  # type: ignore[override]  # a mapping token, not a bool
         return self.protection
 
 

@@ -65,7 +65,7 @@ NOT_GRANTED = {
 
 def product_resource_types(scope: Construct) -> set[str]:
     """Every CloudFormation resource type under `scope` (the product stack)."""
-    return {c.cfn_resource_type for c in scope.node.find_all() if CfnResource.is_cfn_resource(c)}
+    return {c.cfn_resource_type for c in scope.node.find_all() if isinstance(c, CfnResource)}
 
 
 def service_of(resource_type: str) -> str:
@@ -223,7 +223,8 @@ def _scope_write(
     if not placed:
         return None, f"acts only on {service} resource types the product never has"
     labels = privilege["access_level"] == "Tagging" and not name.startswith(("Untag", "DeleteTags"))
-    tagged, free = [], []
+    tagged: list[str] = []
+    free: list[str] = []
     for resource_type, scope in placed:
         template = sar[service]["resources"][resource_type]["arn"]
         tag_keys = sar[service]["resources"][resource_type].get("condition_keys", [])

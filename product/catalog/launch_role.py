@@ -108,7 +108,8 @@ def trusted_services(product: Construct) -> list[str]:
     """Service principals the product's roles trust: where the launch role may pass them."""
     services: set[str] = set()
     for role in (c for c in product.node.find_all() if isinstance(c, iam.Role)):
-        document = json.dumps(Stack.of(role).resolve(role.assume_role_policy.to_json()))  # type: ignore[union-attr]
+        assert role.assume_role_policy is not None, f"{role.node.path}: a role always has a trust policy"
+        document = json.dumps(Stack.of(role).resolve(role.assume_role_policy.to_json()))
         for statement in json.loads(document)["Statement"]:
             service = statement.get("Principal", {}).get("Service", [])
             services.update([service] if isinstance(service, str) else service)
@@ -154,9 +155,9 @@ SC_STACKS = (
 
 
 def _grant(
-    sid: str, actions: list[str], resources: list[str], findings: tuple[tuple[str, str], ...] = (), **kwargs: object
+    sid: str, actions: list[str], resources: list[str], findings: tuple[tuple[str, str], ...] = (), **kwargs: Any
 ) -> _Grant:
-    statement = iam.PolicyStatement(sid=sid, actions=actions, resources=resources, **kwargs)  # type: ignore[arg-type]
+    statement = iam.PolicyStatement(sid=sid, actions=actions, resources=resources, **kwargs)
     return _Grant(statement, 0, findings)  # sized by ProductLaunchRole, which resolves the tokens
 
 

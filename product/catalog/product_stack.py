@@ -16,7 +16,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_servicecatalog as servicecatalog
 from aws_cdk import aws_sns as sns
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from product.catalog.knobs import launch_profile, max_nat_gateways, nat_gateway_column, profile_mapping
 from product.catalog.launch_scopes import permissions_boundary_name
@@ -211,7 +211,7 @@ class PaymentProductStack(servicecatalog.ProductStack):
 _T = TypeVar("_T")
 
 
-def _child(construct: Construct, child_id: str, child_type: type[_T]) -> _T:
+def _child(construct: IConstruct, child_id: str, child_type: type[_T]) -> _T:
     child = construct.node.find_child(child_id)
     if isinstance(child, child_type):
         return child

@@ -189,5 +189,5 @@ def _tag_options(value: object) -> dict[str, tuple[str, ...]]:
         items = _list(list(values) if isinstance(values, tuple) else values, where)
         if not items or not all(isinstance(v, str) and 0 < len(v) <= 256 for v in items):
             raise ConfigurationError(f"{where}={values!r} must list 1-256-character values, at least one")
-        options[key] = tuple(items)  # type: ignore[arg-type]
+        options[key] = tuple(v for v in items if isinstance(v, str))  # all are, as checked above
     return options

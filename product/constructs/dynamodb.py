@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import IResolvable, RemovalPolicy, Token
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
@@ -37,7 +39,7 @@ class PaymentTables(Construct):
         resource_names = ResourceNames(name_suffix)
         names = {"Payments": resource_names.payments_table, "Idempotency": resource_names.idempotency_table}
         token_names = Token.is_unresolved(name_suffix)
-        common = {
+        common: dict[str, Any] = {  # the keyword arguments both tables share
             "billing_mode": dynamodb.BillingMode.PAY_PER_REQUEST,
             "encryption": dynamodb.TableEncryption.CUSTOMER_MANAGED,
             "encryption_key": key,

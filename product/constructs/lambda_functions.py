@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import Aws, Duration, Stack
+from aws_cdk import Aws, CfnElement, Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_kms as kms
@@ -196,4 +196,5 @@ class PaymentFunctions(Construct):
 
 def _logical_id_hint(bucket: s3.IBucket) -> str:
     cfn_bucket = bucket.node.default_child
-    return f"{Stack.of(bucket).get_logical_id(cfn_bucket)}.Arn"  # type: ignore[arg-type]
+    assert isinstance(cfn_bucket, CfnElement), f"{bucket.node.path} wraps no CloudFormation resource"
+    return f"{Stack.of(bucket).get_logical_id(cfn_bucket)}.Arn"

@@ -55,7 +55,7 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "smoke: post-deploy checks against a deployed stage (tests/smoke)")
     config.stash[_SESSION] = None
     config.stash[_TARGET] = None
-    config.smoke_run_id = _run_id()  # type: ignore[attr-defined]
+    config.smoke_run_id = _run_id()  # type: ignore[attr-defined]  # one run id per session, on the config
     html_path, summary_path = config.getoption("--smoke-html"), config.getoption("--smoke-summary")
     if html_path or summary_path:
         config.pluginmanager.register(
@@ -89,7 +89,7 @@ def target_of(config: pytest.Config) -> Target:
 
 def report_context(config: pytest.Config) -> dict[str, Any]:
     resolved = config.stash.get(_TARGET, None)
-    context: dict[str, Any] = {"run_id": config.smoke_run_id, "stage": config.getoption("--stage")}  # type: ignore[attr-defined]
+    context: dict[str, Any] = {"run_id": config.smoke_run_id, "stage": config.getoption("--stage")}  # type: ignore[attr-defined]  # set in pytest_configure
     if isinstance(resolved, Exception):
         context["target_error"] = str(resolved)
     elif resolved is not None:
@@ -136,7 +136,7 @@ def aws(pytestconfig: pytest.Config, target: Target) -> Callable[..., Any]:
 
 @pytest.fixture(scope="session")
 def run_id(pytestconfig: pytest.Config) -> str:
-    return pytestconfig.smoke_run_id  # type: ignore[attr-defined]
+    return pytestconfig.smoke_run_id  # type: ignore[attr-defined]  # set in pytest_configure
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,7 @@ def params_from_target(argname: str, build: Callable[[Target], list[tuple[Any, s
     """Parametrize a check with `build(target)` -> [(value, id)], from the deployed template at collection."""
 
     def decorate(function: T) -> T:
-        function.smoke_params = (argname, build)  # type: ignore[attr-defined]
+        function.smoke_params = (argname, build)  # type: ignore[attr-defined]  # read back by conftest at collection
         return function
 
     return decorate

@@ -98,7 +98,7 @@ def test_api_throttling_must_be_positive() -> None:
 
 def test_profiles_are_frozen() -> None:
     with pytest.raises(AttributeError):
-        PROFILES["dev"].payment_memory_mb = 2048  # type: ignore[misc]
+        PROFILES["dev"].payment_memory_mb = 2048  # type: ignore[misc]  # the frozen dataclass must refuse it
     assert isinstance(PROFILES["dev"].alarms, AlarmThresholds)
 
 

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from pipeline.settings import DeliverySettings, StageTarget
 from scripts.diagram_assembly import to_text
 from scripts.diagram_delivery import delivery_model
 from scripts.diagram_model import REGENERATE_HINT, models, product_model
@@ -21,8 +20,8 @@ PICTURES = ("payment-product", "delivery-flow")
 
 
 @pytest.fixture(scope="module")
-def regenerated(assembly_dir: Path, delivery_settings: DeliverySettings) -> dict[str, dict[str, Any]]:
-    return models(assembly_dir, delivery_settings.stages)
+def regenerated(assembly_dir: Path) -> dict[str, dict[str, Any]]:
+    return models(assembly_dir)
 
 
 def test_every_generated_model_is_committed(regenerated: dict[str, dict[str, Any]]) -> None:
@@ -125,16 +124,13 @@ _PIPELINE = {
 }
 
 
-def test_delivery_picture_switches_to_the_pipeline_template_when_there_is_one() -> None:
-    stages = [StageTarget("dev", "111111111111", "us-east-1"), StageTarget("prod", "111111111111", "us-east-1")]
-    planned = delivery_model({}, stages)
-    assert planned["source"]["kind"] == "configuration"
-    assert "no pipeline stack" in planned["caption"]
-    assert [n["id"] for n in planned["nodes"]].index("prod/Approval") < [n["id"] for n in planned["nodes"]].index(
-        "prod/Deploy"
-    )
+def test_delivery_picture_needs_the_pipeline_template() -> None:
+    with pytest.raises(LookupError, match=r"no AWS::CodePipeline::Pipeline: synthesize the whole app"):
+        delivery_model({"PaymentStack-dev": {"Resources": {}}})
 
-    drawn = delivery_model({"PaymentPipeline": _PIPELINE}, stages)
+
+def test_delivery_picture_is_drawn_from_the_pipeline_template() -> None:
+    drawn = delivery_model({"PaymentPipeline": _PIPELINE})
     assert drawn["source"] == {"kind": "pipeline-template", "stack": "PaymentPipeline"}
     assert [(e["from"], e["to"]) for e in drawn["edges"]] == [
         ("push", "Source/repo"),
