@@ -24,12 +24,16 @@ from product.constructs.sqs import PaymentEventQueues
 from product.constructs.waf import ApiFirewall
 from product.constructs.xray import PaymentTracing
 from product.contract import ResourceNames
-from product.options import DeploymentOptions
+from product.options import DeploymentOptions, is_built
 from product.profiles import EnvironmentProfile
 
 
 class PaymentService(Construct):
-    """API, data, processing, edge protection, monitoring, threat detection, cost, compute and keys."""
+    """API, data, processing, edge protection, monitoring, threat detection, cost, compute and keys.
+
+    The opt-ins in `options` are switches: plain values, or CloudFormation conditions that each construct
+    applies to the resources it owns (the Service Catalog product passes its launch parameters' conditions).
+    """
 
     def __init__(
         self, scope: Construct, construct_id: str, *, profile: EnvironmentProfile, options: DeploymentOptions
@@ -52,6 +56,7 @@ class PaymentService(Construct):
             environment_label=profile.environment_label,
             key=key,
             notification_email=options.notification_email,
+            subscribe_email=options.subscribe_notification_email,
         )
         self.tables = PaymentTables(
             self,
@@ -139,11 +144,13 @@ class PaymentService(Construct):
             log_group=self.logs.log_group("WafLogs", name=ResourceNames(suffix).waf_log_group),
         )
         self.shield: EdgeShieldProtection | None = None
-        if options.enable_shield_protection:
-            self.shield = EdgeShieldProtection(self, "Shield", name_suffix=suffix, api=self.api.api)
+        if is_built(options.enable_shield_protection):
+            self.shield = EdgeShieldProtection(
+                self, "Shield", name_suffix=suffix, api=self.api.api, switch=options.enable_shield_protection
+            )
         self.threat_detector: ThreatDetector | None = None
-        if options.create_guardduty_detector:
-            self.threat_detector = ThreatDetector(self, "ThreatDetection")
+        if is_built(options.create_guardduty_detector):
+            self.threat_detector = ThreatDetector(self, "ThreatDetection", switch=options.create_guardduty_detector)
         self.cost = CostAnomalyDetection(
             self,
             "Cost",
@@ -157,6 +164,7 @@ class PaymentService(Construct):
             "Network",
             name_suffix=suffix,
             nat_gateways=profile.nat_gateways,
+            nat_gateway_switches=options.nat_gateway_switches,
             flow_log_group=self.logs.log_group("FlowLogs"),
         )
         self.fleet = ReconciliationFleet(

@@ -16,12 +16,15 @@ from constructs import Construct
 
 from product.compliance import acknowledge
 from product.contract import ResourceNames
+from product.options import Switch, apply_switch
 
 
 class EdgeShieldProtection(Construct):
     """CloudFront in front of the API stage, protected by Shield Advanced."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, name_suffix: str, api: apigw.RestApi) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, name_suffix: str, api: apigw.RestApi, switch: Switch = True
+    ) -> None:
         super().__init__(scope, construct_id)
         self.distribution = cloudfront.Distribution(
             self,
@@ -45,6 +48,7 @@ class EdgeShieldProtection(Construct):
                 [f"arn:{Aws.PARTITION}:cloudfront::{Aws.ACCOUNT_ID}:distribution/", self.distribution.distribution_id],
             ),
         )
+        apply_switch(switch, self.distribution, self.protection)
         acknowledge(
             self.distribution,
             (
