@@ -88,6 +88,8 @@ class DeploymentOptions:
     create_guardduty_detector: Switch = False
     enable_shield_protection: Switch = False
     create_account_cost_monitor: Switch = False
+    # A plain value: the stage's API depends on it, and the Service Catalog product never sets it.
+    create_api_gateway_cloudwatch_role: bool = False
     # NAT gateway number -> switch (2 and up: gateway 1 always exists, the others' zones fall back to it).
     nat_gateway_switches: Mapping[int, Switch] = field(default_factory=dict)
     powertools_layer_version: int = POWERTOOLS_LAYER_VERSION
@@ -125,6 +127,9 @@ class DeploymentOptions:
                 raise ConfigurationError(
                     f"{flag} must be true or false (or a CloudFormation condition), got {getattr(self, flag)!r}"
                 )
+        role = self.create_api_gateway_cloudwatch_role
+        if not isinstance(role, bool):
+            raise ConfigurationError(f"create_api_gateway_cloudwatch_role must be true or false, got {role!r}")
         for number, switch in self.nat_gateway_switches.items():
             if not isinstance(number, int) or number < 2 or not is_switch(switch) or switch is False:
                 raise ConfigurationError(

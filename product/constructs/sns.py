@@ -33,6 +33,9 @@ class AlertTopics(Construct):
         self.cost = self._topic("Cost", "cost", name_suffix, environment_label, key)
         self._allow_service(self.operations, "cloudwatch.amazonaws.com")
         self._allow_service(self.cost, "costalerts.amazonaws.com")
+        # The default-bus rules' targets (PaymentEventRouting) rely on these and grant nothing themselves.
+        for topic in (self.operations, self.security):
+            self._allow_service(topic, "events.amazonaws.com")
         if notification_email:
             for topic in (self.operations, self.security, self.cost):
                 subscription = topic.add_subscription(subscriptions.EmailSubscription(notification_email))

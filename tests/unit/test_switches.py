@@ -127,6 +127,7 @@ def test_a_switch_on_something_that_is_no_resource_is_refused() -> None:
         ({"subscribe_notification_email": 1}, "subscribe_notification_email must be true or false"),
         ({"nat_gateway_switches": {1: True}}, r"nat_gateway_switches\[1\]=True: switch NAT gateways 2 and up"),
         ({"nat_gateway_switches": {2: False}}, "lower the profile's nat_gateways to drop one"),
+        ({"create_api_gateway_cloudwatch_role": "yes"}, "create_api_gateway_cloudwatch_role must be true or false"),
     ],
 )
 def test_deployment_options_reject_what_is_no_switch(change: dict[str, object], message: str) -> None:
