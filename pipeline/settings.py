@@ -50,7 +50,12 @@ def _flag(context: Mapping[str, Any], key: str, where: str | None = None) -> boo
 
 
 # Opt-ins a stage may override under `stages.<env>`; the top-level key is the default for every stage.
-STAGE_OPT_INS = ("createGuardDutyDetector", "enableShieldProtection", "createAccountCostMonitor")
+STAGE_OPT_INS = (
+    "createGuardDutyDetector",
+    "enableShieldProtection",
+    "createAccountCostMonitor",
+    "createApiGatewayCloudWatchRole",
+)
 
 
 @dataclass(frozen=True)
@@ -63,10 +68,12 @@ class StageTarget:
     create_guardduty_detector: bool = False
     enable_shield_protection: bool = False
     create_account_cost_monitor: bool = False
+    create_api_gateway_cloudwatch_role: bool = False
 
 
 def _check_singletons(stages: tuple[StageTarget, ...]) -> None:
-    """One GuardDuty detector per account and region, one AWS-services cost monitor per account."""
+    """One GuardDuty detector and one API Gateway CloudWatch role per account and region, one AWS-services
+    cost monitor per account."""
     for key, attribute, scope_of, limit in (
         (
             "createGuardDutyDetector",
@@ -79,6 +86,12 @@ def _check_singletons(stages: tuple[StageTarget, ...]) -> None:
             "create_account_cost_monitor",
             lambda s: (s.account,),
             "Cost Explorer allows one AWS-services monitor per account",
+        ),
+        (
+            "createApiGatewayCloudWatchRole",
+            "create_api_gateway_cloudwatch_role",
+            lambda s: (s.account, s.region),
+            "API Gateway keeps one CloudWatch role per account and region (the last stack to set it wins)",
         ),
     ):
         owners: dict[tuple[str, ...], list[str]] = {}
@@ -105,6 +118,7 @@ class DeliverySettings:
     create_guardduty_detector: bool = False
     enable_shield_protection: bool = False
     create_account_cost_monitor: bool = False
+    create_api_gateway_cloudwatch_role: bool = False
 
     @classmethod
     def from_context(cls, context: Mapping[str, Any]) -> DeliverySettings:
@@ -126,6 +140,9 @@ class DeliverySettings:
                 create_guardduty_detector=_stage_flag(raw_stages, name, "createGuardDutyDetector", defaults),
                 enable_shield_protection=_stage_flag(raw_stages, name, "enableShieldProtection", defaults),
                 create_account_cost_monitor=_stage_flag(raw_stages, name, "createAccountCostMonitor", defaults),
+                create_api_gateway_cloudwatch_role=_stage_flag(
+                    raw_stages, name, "createApiGatewayCloudWatchRole", defaults
+                ),
             )
             for name in ENVIRONMENT_NAMES
         )
@@ -144,6 +161,7 @@ class DeliverySettings:
             create_guardduty_detector=defaults["createGuardDutyDetector"],
             enable_shield_protection=defaults["enableShieldProtection"],
             create_account_cost_monitor=defaults["createAccountCostMonitor"],
+            create_api_gateway_cloudwatch_role=defaults["createApiGatewayCloudWatchRole"],
         )
         for stage in stages:
             settings.stage_options(stage.environment)  # validate every stage up front
@@ -161,6 +179,7 @@ class DeliverySettings:
             create_guardduty_detector=target.create_guardduty_detector,
             enable_shield_protection=target.enable_shield_protection,
             create_account_cost_monitor=target.create_account_cost_monitor,
+            create_api_gateway_cloudwatch_role=target.create_api_gateway_cloudwatch_role,
         )
 
     def deployment_options(self, name_suffix: str, region: str) -> DeploymentOptions:
@@ -178,6 +197,7 @@ class DeliverySettings:
             create_guardduty_detector=self.create_guardduty_detector,
             enable_shield_protection=self.enable_shield_protection,
             create_account_cost_monitor=self.create_account_cost_monitor,
+            create_api_gateway_cloudwatch_role=self.create_api_gateway_cloudwatch_role,
         )
 
 

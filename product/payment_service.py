@@ -6,6 +6,7 @@ from aws_cdk import RemovalPolicy, Tags
 from constructs import Construct
 
 from product.constructs.api_gateway import PaymentApi
+from product.constructs.api_gateway_account import ApiGatewayAccountLogging
 from product.constructs.auto_scaling import ReconciliationFleet
 from product.constructs.cloudwatch import MonitoredResources, PaymentMonitoring
 from product.constructs.codedeploy import ALIAS_NAME, PaymentRelease
@@ -18,18 +19,22 @@ from product.constructs.kms import PaymentKey
 from product.constructs.lambda_functions import FunctionSizing, PaymentFunctions, PaymentResources
 from product.constructs.logs import PaymentLogs
 from product.constructs.s3 import AuditBuckets
-from product.constructs.shield import EdgeShieldProtection
+from product.constructs.shield import EdgeShieldProtection, origin_header
 from product.constructs.sns import AlertTopics
 from product.constructs.sqs import PaymentEventQueues
 from product.constructs.waf import ApiFirewall
 from product.constructs.xray import PaymentTracing
 from product.contract import ResourceNames
-from product.options import DeploymentOptions
+from product.options import DeploymentOptions, is_built
 from product.profiles import EnvironmentProfile
 
 
 class PaymentService(Construct):
-    """API, data, processing, edge protection, monitoring, threat detection, cost, compute and keys."""
+    """API, data, processing, edge protection, monitoring, threat detection, cost, compute and keys.
+
+    The opt-ins in `options` are switches: plain values, or CloudFormation conditions that each construct
+    applies to the resources it owns (the Service Catalog product passes its launch parameters' conditions).
+    """
 
     def __init__(
         self, scope: Construct, construct_id: str, *, profile: EnvironmentProfile, options: DeploymentOptions
@@ -52,6 +57,7 @@ class PaymentService(Construct):
             environment_label=profile.environment_label,
             key=key,
             notification_email=options.notification_email,
+            subscribe_email=options.subscribe_notification_email,
         )
         self.tables = PaymentTables(
             self,
@@ -85,7 +91,7 @@ class PaymentService(Construct):
             name_suffix=suffix,
             payment_queue=self.queues.events,
             security_topic=self.topics.security,
-            operations_topic=self.topics.operations,
+            guardduty_findings=options.create_guardduty_detector,
         )
         self.functions = PaymentFunctions(
             self,
@@ -126,10 +132,15 @@ class PaymentService(Construct):
             throttling=profile.api_throttling,
             handler=self.release.alias,
             access_log_group=self.logs.log_group("ApiAccessLogs"),
-            removal=removal,
         )
         # The stage must be redeployed when its integrations move from the function to the alias.
         self.api.deployment.add_to_logical_id({"integration": f"alias {ALIAS_NAME}"})
+        self.api_gateway_account: ApiGatewayAccountLogging | None = None
+        if options.create_api_gateway_cloudwatch_role:
+            self.api_gateway_account = ApiGatewayAccountLogging(self, "ApiGatewayAccount")
+            # A stage with execution logging cannot be created before the account names a CloudWatch role.
+            self.api.stage.node.add_dependency(self.api_gateway_account.account)
+        edge_header = origin_header()
         self.firewall = ApiFirewall(
             self,
             "Firewall",
@@ -137,13 +148,22 @@ class PaymentService(Construct):
             rate_limit=profile.waf_rate_limit,
             stage=self.api.stage,
             log_group=self.logs.log_group("WafLogs", name=ResourceNames(suffix).waf_log_group),
+            origin_header=edge_header,
+            only_via_cloudfront=options.enable_shield_protection,
         )
         self.shield: EdgeShieldProtection | None = None
-        if options.enable_shield_protection:
-            self.shield = EdgeShieldProtection(self, "Shield", name_suffix=suffix, api=self.api.api)
+        if is_built(options.enable_shield_protection):
+            self.shield = EdgeShieldProtection(
+                self,
+                "Shield",
+                name_suffix=suffix,
+                api=self.api.api,
+                header=edge_header,
+                switch=options.enable_shield_protection,
+            )
         self.threat_detector: ThreatDetector | None = None
-        if options.create_guardduty_detector:
-            self.threat_detector = ThreatDetector(self, "ThreatDetection")
+        if is_built(options.create_guardduty_detector):
+            self.threat_detector = ThreatDetector(self, "ThreatDetection", switch=options.create_guardduty_detector)
         self.cost = CostAnomalyDetection(
             self,
             "Cost",
@@ -157,11 +177,13 @@ class PaymentService(Construct):
             "Network",
             name_suffix=suffix,
             nat_gateways=profile.nat_gateways,
+            nat_gateway_switches=options.nat_gateway_switches,
             flow_log_group=self.logs.log_group("FlowLogs"),
         )
         self.fleet = ReconciliationFleet(
             self, "Fleet", name_suffix=suffix, vpc=self.network.vpc, capacity=profile.fleet
         )
+        self.events.route_fleet_failures(self.fleet.group, self.topics.operations)
         self.tracing = PaymentTracing(
             self,
             "Tracing",

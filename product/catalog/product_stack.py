@@ -8,15 +8,13 @@ conditions.
 
 from __future__ import annotations
 
-from typing import TypeVar
+from collections.abc import Callable
 
-from aws_cdk import Aws, CfnCondition, CfnOutput, CfnParameter, CfnResource, Fn, Token
-from aws_cdk import aws_ec2 as ec2
+from aws_cdk import Aws, CfnCondition, CfnOutput, CfnParameter, Fn, ICfnConditionExpression, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_servicecatalog as servicecatalog
-from aws_cdk import aws_sns as sns
-from constructs import Construct, IConstruct
+from constructs import Construct
 
 from product.catalog.knobs import launch_profile, max_nat_gateways, nat_gateway_column, profile_mapping
 from product.catalog.launch_scopes import permissions_boundary_name
@@ -31,6 +29,7 @@ from product.catalog.parameters import (
     SHIELD,
 )
 from product.contract import Output
+from product.errors import ConfigurationError
 from product.name_suffix import CATALOG_NAME_SUFFIX_PATTERN, CATALOG_NAME_SUFFIX_RULE
 from product.options import EMAIL_PATTERN, DeploymentOptions
 from product.payment_service import PaymentService
@@ -55,14 +54,26 @@ class PaymentProductStack(servicecatalog.ProductStack):
         self._add_parameters()
         self.mapping = profile_mapping(self)
         self.profile = launch_profile(self.mapping, self.profile_parameter.value_as_string)
+        self.conditions = LaunchConditions(self)
+        opt_ins = {
+            opt_in.parameter: self.conditions.declare(
+                f"{opt_in.parameter}On",
+                Fn.condition_equals(self.opt_in_parameters[opt_in.parameter].value_as_string, "true"),
+            )
+            for opt_in in OPT_INS
+        }
+        email_given = self.conditions.declare(
+            "NotificationEmailGiven", Fn.condition_not(Fn.condition_equals(self.notification_email.value_as_string, ""))
+        )
         options = DeploymentOptions(
             name_suffix=self.name_suffix.value_as_string,
             availability_zones=tuple(self.availability_zones),
             notification_email=self.notification_email.value_as_string,
-            # Built, then switched by their launch parameters' conditions (_condition_opt_ins).
-            create_guardduty_detector=True,
-            enable_shield_protection=True,
-            create_account_cost_monitor=True,
+            subscribe_notification_email=email_given,
+            create_guardduty_detector=opt_ins[GUARDDUTY.parameter],
+            enable_shield_protection=opt_ins[SHIELD.parameter],
+            create_account_cost_monitor=opt_ins[COST_MONITOR.parameter],
+            nat_gateway_switches=self._nat_gateway_switches(),
         )
         self.service = PaymentService(self, "PaymentService", profile=self.profile, options=options)
         # The launch role creates roles only with this boundary (product/catalog/boundary.py); the stages do not
@@ -72,15 +83,11 @@ class PaymentProductStack(servicecatalog.ProductStack):
                 self, "PermissionsBoundary", permissions_boundary_name(Aws.REGION)
             )
         )
-        self.conditions: dict[str, CfnCondition] = {}
-        self._condition_opt_ins()
-        self._condition_notification_email()
-        self._condition_nat_gateways()
         self.cfn_outputs: dict[str, CfnOutput] = {
             name: CfnOutput(self, name, value=value, description=description)
             for name, value, description in service_outputs(self.service, self.profile.name)
         }
-        self.cfn_outputs[Output.EDGE_URL].condition = self.conditions[SHIELD.parameter]
+        self.cfn_outputs[Output.EDGE_URL].condition = opt_ins[SHIELD.parameter]()
         self._describe_image_parameter()
 
     # A ProductStack takes the environment of the Stage it is in; a product must not: it launches in
@@ -140,65 +147,18 @@ class PaymentProductStack(servicecatalog.ProductStack):
             for opt_in in OPT_INS
         }
 
-    def _flag_condition(self, condition_id: str, value: str, expected: str = "true") -> CfnCondition:
-        return CfnCondition(self, condition_id, expression=Fn.condition_equals(value, expected))
-
     # -- conditions ---------------------------------------------------------------------------------
-    def _condition_opt_ins(self) -> None:
-        for opt_in in OPT_INS:
-            parameter = self.opt_in_parameters[opt_in.parameter]
-            self.conditions[opt_in.parameter] = self._flag_condition(f"{opt_in.parameter}On", parameter.value_as_string)
-        service = self.service
-        assert service.threat_detector is not None
-        assert service.shield is not None
-        assert service.cost.account_monitor is not None
-        service.threat_detector.detector.cfn_options.condition = self.conditions[GUARDDUTY.parameter]
-        shield = self.conditions[SHIELD.parameter]
-        for resource in (service.shield.distribution.node.default_child, service.shield.protection):
-            assert isinstance(resource, CfnResource)
-            resource.cfn_options.condition = shield
-        monitor = self.conditions[COST_MONITOR.parameter]
-        service.cost.account_monitor.cfn_options.condition = monitor
-        deployment_monitor = service.cost.monitor.attr_monitor_arn
-        # The subscription lists the account monitor only when it exists.
-        service.cost.subscription.monitor_arn_list = Token.as_list(
-            Fn.condition_if(
-                monitor.logical_id,
-                [deployment_monitor, service.cost.account_monitor.attr_monitor_arn],
-                [deployment_monitor],
+    def _nat_gateway_switches(self) -> dict[int, Callable[[], CfnCondition]]:
+        """NAT gateway i (i >= 2, at most one per zone) exists only if the launched profile has i."""
+        return {
+            number: self.conditions.declare(
+                f"NatGateway{number}",
+                Fn.condition_equals(
+                    self.mapping.find_in_map(self.profile_parameter.value_as_string, nat_gateway_column(number)), "true"
+                ),
             )
-        )
-
-    def _condition_notification_email(self) -> None:
-        has_email = CfnCondition(
-            self,
-            "NotificationEmailGiven",
-            expression=Fn.condition_not(Fn.condition_equals(self.notification_email.value_as_string, "")),
-        )
-        self.conditions["NotificationEmail"] = has_email
-        subscriptions = [c for c in self.service.topics.node.find_all() if isinstance(c, sns.CfnSubscription)]
-        assert subscriptions, "AlertTopics subscribes the e-mail when one is given"
-        for subscription in subscriptions:
-            subscription.cfn_options.condition = has_email
-
-    def _condition_nat_gateways(self) -> None:
-        """NAT gateway i (i >= 2) exists only if the profile has i; otherwise its AZ routes via the first."""
-        public = self.service.network.vpc.public_subnets
-        private = self.service.network.vpc.private_subnets
-        first_nat = _child(public[0], "NATGateway", ec2.CfnNatGateway)
-        for index in range(2, min(max_nat_gateways(), len(public)) + 1):  # at most one gateway per zone
-            condition = self._flag_condition(
-                f"NatGateway{index}",
-                self.mapping.find_in_map(self.profile_parameter.value_as_string, nat_gateway_column(index)),
-            )
-            self.conditions[f"NatGateway{index}"] = condition
-            subnet = public[index - 1]
-            for child_id, child_type in (("NATGateway", ec2.CfnNatGateway), ("EIP", ec2.CfnEIP)):
-                _child(subnet, child_id, child_type).cfn_options.condition = condition
-            route = _child(private[index - 1], "DefaultRoute", ec2.CfnRoute)
-            route.nat_gateway_id = Fn.condition_if(
-                condition.logical_id, _child(subnet, "NATGateway", ec2.CfnNatGateway).ref, first_nat.ref
-            ).to_string()
+            for number in range(2, min(max_nat_gateways(), len(self.availability_zones)) + 1)
+        }
 
     def _describe_image_parameter(self) -> None:
         """The AMI comes from an SSM public parameter; CDK adds it as a parameter without description."""
@@ -208,13 +168,30 @@ class PaymentProductStack(servicecatalog.ProductStack):
                 parameter.allowed_values = [parameter.default]
 
 
-_T = TypeVar("_T")
+class LaunchConditions:
+    """The product's conditions on its launch parameters, declared before `PaymentService` is built.
 
+    `declare` returns a switch for `DeploymentOptions`; the first switch a construct applies creates every
+    declared condition, in declaration order. CDK writes a template's sections in the order it meets their
+    first element, so conditions created while the service is being built follow `Resources`, as in the
+    product versions already snapshotted.
+    """
 
-def _child(construct: IConstruct, child_id: str, child_type: type[_T]) -> _T:
-    child = construct.node.find_child(child_id)
-    if isinstance(child, child_type):
-        return child
-    default = child.node.default_child
-    assert isinstance(default, child_type), (construct.node.path, child_id)
-    return default
+    def __init__(self, stack: Stack) -> None:
+        self._stack = stack
+        self._expressions: dict[str, ICfnConditionExpression] = {}
+        self._created: dict[str, CfnCondition] = {}
+
+    def declare(self, condition_id: str, expression: ICfnConditionExpression) -> Callable[[], CfnCondition]:
+        if self._created:
+            raise ConfigurationError(f"condition {condition_id!r} is declared after the conditions were created")
+        self._expressions[condition_id] = expression
+        return lambda: self[condition_id]
+
+    def __getitem__(self, condition_id: str) -> CfnCondition:
+        if not self._created:
+            self._created = {
+                condition_id: CfnCondition(self._stack, condition_id, expression=expression)
+                for condition_id, expression in self._expressions.items()
+            }
+        return self._created[condition_id]

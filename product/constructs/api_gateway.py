@@ -10,7 +10,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from aws_cdk import RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
@@ -81,7 +80,6 @@ class PaymentApi(Construct):
         throttling: ApiThrottling,
         handler: lambda_.IFunction,
         access_log_group: logs.ILogGroup,
-        removal: RemovalPolicy,
     ) -> None:
         super().__init__(scope, construct_id)
         self.api = apigw.RestApi(
@@ -91,8 +89,8 @@ class PaymentApi(Construct):
             description="Payment API: create and read payments",
             deploy=False,
             endpoint_types=[apigw.EndpointType.REGIONAL],
-            cloud_watch_role=True,
-            cloud_watch_role_removal_policy=removal,
+            # The account's CloudWatch role is one setting per account and region: see api_gateway_account.py.
+            cloud_watch_role=False,
             default_method_options=apigw.MethodOptions(authorization_type=apigw.AuthorizationType.IAM),
         )
         schema = json.loads(CREATE_PAYMENT_SCHEMA.read_text())
@@ -161,11 +159,6 @@ class PaymentApi(Construct):
                 "AwsSolutions-COG4",
                 "methods use IAM (SigV4) authorization: callers are platform services with "
                 "IAM identities, not end users with Cognito accounts",
-            ),
-            (
-                "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-                "AmazonAPIGatewayPushToCloudWatchLogs]",
-                "the AWS-managed push-to-CloudWatch policy is the documented role API Gateway needs for execution logs",
             ),
         )
         acknowledge(

@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import json
 
-from aws_cdk import Stack, Token
+from aws_cdk import IResolvable, Stack, Token
 from aws_cdk import aws_ce as ce
 from aws_cdk import aws_sns as sns
 from constructs import Construct
 
 from product.contract import ResourceNames
+from product.options import Switch, apply_switch, if_switch, is_built
 
 COST_ALLOCATION_TAG = "payment-deployment"
 
@@ -37,7 +38,7 @@ class CostAnomalyDetection(Construct):
         name_suffix: str,
         topic: sns.ITopic,
         threshold_usd: int,
-        create_account_monitor: bool,
+        create_account_monitor: Switch,
     ) -> None:
         super().__init__(scope, construct_id)
         self.monitor = ce.CfnAnomalyMonitor(
@@ -49,9 +50,9 @@ class CostAnomalyDetection(Construct):
                 {"Tags": {"Key": COST_ALLOCATION_TAG, "Values": [name_suffix], "MatchOptions": ["EQUALS"]}}
             ),
         )
-        monitor_arns = [self.monitor.attr_monitor_arn]
+        monitor_arns: list[str] | IResolvable = [self.monitor.attr_monitor_arn]
         self.account_monitor: ce.CfnAnomalyMonitor | None = None
-        if create_account_monitor:
+        if is_built(create_account_monitor):
             self.account_monitor = ce.CfnAnomalyMonitor(
                 self,
                 "AccountServicesMonitor",
@@ -59,13 +60,19 @@ class CostAnomalyDetection(Construct):
                 monitor_type="DIMENSIONAL",
                 monitor_dimension="SERVICE",
             )
-            monitor_arns.append(self.account_monitor.attr_monitor_arn)
+            apply_switch(create_account_monitor, self.account_monitor)
+            # The subscription lists the account monitor only where it exists.
+            monitor_arns = if_switch(
+                create_account_monitor,
+                [self.monitor.attr_monitor_arn, self.account_monitor.attr_monitor_arn],
+                [self.monitor.attr_monitor_arn],
+            )
         self.subscription = ce.CfnAnomalySubscription(
             self,
             "Subscription",
             subscription_name=ResourceNames(name_suffix).cost_subscription,
             frequency="IMMEDIATE",
-            monitor_arn_list=monitor_arns,
+            monitor_arn_list=Token.as_list(monitor_arns),
             subscribers=[ce.CfnAnomalySubscription.SubscriberProperty(address=topic.topic_arn, type="SNS")],
             threshold_expression=Stack.of(self).to_json_string(
                 {

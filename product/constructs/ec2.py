@@ -2,16 +2,33 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TypeVar
+
+from aws_cdk import Fn
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
-from constructs import Construct
+from constructs import Construct, IConstruct
 
 from product.compliance import acknowledge
 from product.contract import ResourceNames
+from product.errors import ConfigurationError
+from product.options import Switch, apply_switch, condition_of
+
+_L1 = TypeVar("_L1")
+
+# What `ec2.Vpc` names the children it makes per public subnet (NAT gateway, its EIP) and per private
+# subnet (the default route). The L2 takes only a count of NAT gateways, so switching gateways one by one
+# has to reach them; this construct owns the VPC, so it is the one place that does.
+_NAT_GATEWAY_ID, _EIP_ID, _DEFAULT_ROUTE_ID = "NATGateway", "EIP", "DefaultRoute"
 
 
 class PaymentNetwork(Construct):
-    """Public subnets hold only the NAT gateways; instances live in private subnets."""
+    """Public subnets hold only the NAT gateways; instances live in private subnets.
+
+    `nat_gateway_switches` maps NAT gateway numbers (2 and up) to switches: a gateway switched off by its
+    condition leaves its zone routing through gateway 1.
+    """
 
     def __init__(
         self,
@@ -21,6 +38,7 @@ class PaymentNetwork(Construct):
         name_suffix: str,
         nat_gateways: int,
         flow_log_group: logs.ILogGroup,
+        nat_gateway_switches: Mapping[int, Switch] | None = None,
     ) -> None:
         super().__init__(scope, construct_id)
         self.vpc = ec2.Vpc(
@@ -45,6 +63,7 @@ class PaymentNetwork(Construct):
                 )
             },
         )
+        self._switch_nat_gateways(min(nat_gateways, len(self.vpc.public_subnets)), nat_gateway_switches or {})
         acknowledge(
             self.vpc,
             (
@@ -70,3 +89,32 @@ class PaymentNetwork(Construct):
                     "CDK's flow-log delivery role holds one inline policy scoped to its own log group",
                 ),
             )
+
+    def _switch_nat_gateways(self, built: int, switches: Mapping[int, Switch]) -> None:
+        public, private = self.vpc.public_subnets, self.vpc.private_subnets
+        unknown = sorted(number for number in switches if not 2 <= number <= built)
+        if unknown:
+            raise ConfigurationError(
+                f"NAT gateway switches {unknown} name gateways this VPC does not have (it has {built}, one per "
+                "zone at most); switch gateways 2.. of the count passed as nat_gateways"
+            )
+        first = _vpc_child(public[0], _NAT_GATEWAY_ID, ec2.CfnNatGateway)
+        for number, switch in sorted(switches.items()):
+            condition = condition_of(switch)
+            if condition is None:
+                continue
+            subnet = public[number - 1]
+            gateway = _vpc_child(subnet, _NAT_GATEWAY_ID, ec2.CfnNatGateway)
+            apply_switch(condition, gateway, _vpc_child(subnet, _EIP_ID, ec2.CfnEIP))
+            route = _vpc_child(private[number - 1], _DEFAULT_ROUTE_ID, ec2.CfnRoute)
+            route.nat_gateway_id = Fn.condition_if(condition.logical_id, gateway.ref, first.ref).to_string()
+
+
+def _vpc_child(subnet: IConstruct, child_id: str, l1_type: type[_L1]) -> _L1:
+    child = subnet.node.find_child(child_id)
+    if not isinstance(child, l1_type):
+        raise TypeError(
+            f"{subnet.node.path}/{child_id} is a {type(child).__name__}, not the {l1_type.__name__} ec2.Vpc used to "
+            "make: the aws-cdk-lib upgrade changed how the VPC builds NAT gateways; update PaymentNetwork"
+        )
+    return child

@@ -3,9 +3,18 @@
 A regional REST API is not eligible for Shield Advanced by itself, so with the flag on the product puts
 a CloudFront distribution in front of the API stage and protects the distribution. The account-level
 Shield Advanced subscription ($3,000/month) cannot be made by CloudFormation: see docs/runbooks.
+
+Protection is worth nothing if callers can skip it, and the API's execute-api endpoint stays reachable (CloudFront
+needs it). A resource policy cannot tell CloudFront from any other caller: requests reach API Gateway from
+CloudFront's edge addresses (no `aws:SourceIp` list worth keeping in a policy) and carry the caller's own SigV4
+identity, not CloudFront's. So CloudFront adds an origin header with a per-stack secret value and the regional
+web ACL on the stage (`ApiFirewall`) blocks every request without it (the pattern AWS documents for CloudFront
+origins behind WAF). The caller's SigV4 signature is unaffected: it does not sign a header CloudFront adds.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 from aws_cdk import Aws, Fn
 from aws_cdk import aws_apigateway as apigw
@@ -16,19 +25,44 @@ from constructs import Construct
 
 from product.compliance import acknowledge
 from product.contract import ResourceNames
+from product.options import Switch, apply_switch
+
+
+@dataclass(frozen=True)
+class OriginHeader:
+    """The header CloudFront adds to every request it forwards; the API's web ACL requires its exact value."""
+
+    name: str
+    value: str
+
+
+def origin_header() -> OriginHeader:
+    """The stack's own UUID (the last part of `AWS::StackId`): unguessable, never written into the template,
+    stable across updates, new when the stack is recreated. Anyone who can describe the stack can read it,
+    as they can read the distribution's configuration; see docs/runbooks/shield-advanced.md."""
+    return OriginHeader("x-origin-verify", Fn.select(2, Fn.split("/", Aws.STACK_ID)))
 
 
 class EdgeShieldProtection(Construct):
     """CloudFront in front of the API stage, protected by Shield Advanced."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, name_suffix: str, api: apigw.RestApi) -> None:
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        name_suffix: str,
+        api: apigw.RestApi,
+        header: OriginHeader,
+        switch: Switch = True,
+    ) -> None:
         super().__init__(scope, construct_id)
         self.distribution = cloudfront.Distribution(
             self,
             "Distribution",
             comment=f"payment-api-{name_suffix} (Shield Advanced entry point)",
             default_behavior=cloudfront.BehaviorOptions(
-                origin=origins.RestApiOrigin(api),
+                origin=origins.RestApiOrigin(api, custom_headers={header.name: header.value}),
                 viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
                 allowed_methods=cloudfront.AllowedMethods.ALLOW_ALL,
                 cache_policy=cloudfront.CachePolicy.CACHING_DISABLED,
@@ -45,6 +79,7 @@ class EdgeShieldProtection(Construct):
                 [f"arn:{Aws.PARTITION}:cloudfront::{Aws.ACCOUNT_ID}:distribution/", self.distribution.distribution_id],
             ),
         )
+        apply_switch(switch, self.distribution, self.protection)
         acknowledge(
             self.distribution,
             (

@@ -10,6 +10,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from product.contract import ResourceNames
+from product.options import Switch, apply_switch
 
 
 class AlertTopics(Construct):
@@ -24,6 +25,7 @@ class AlertTopics(Construct):
         environment_label: str,
         key: kms.IKey,
         notification_email: str | None,
+        subscribe_email: Switch = True,
     ) -> None:
         super().__init__(scope, construct_id)
         self.operations = self._topic("Operations", "operations", name_suffix, environment_label, key)
@@ -31,9 +33,13 @@ class AlertTopics(Construct):
         self.cost = self._topic("Cost", "cost", name_suffix, environment_label, key)
         self._allow_service(self.operations, "cloudwatch.amazonaws.com")
         self._allow_service(self.cost, "costalerts.amazonaws.com")
+        # The default-bus rules' targets (PaymentEventRouting) rely on these and grant nothing themselves.
+        for topic in (self.operations, self.security):
+            self._allow_service(topic, "events.amazonaws.com")
         if notification_email:
             for topic in (self.operations, self.security, self.cost):
-                topic.add_subscription(subscriptions.EmailSubscription(notification_email))
+                subscription = topic.add_subscription(subscriptions.EmailSubscription(notification_email))
+                apply_switch(subscribe_email, subscription)
 
     def _topic(self, construct_id: str, purpose: str, suffix: str, label: str, key: kms.IKey) -> sns.Topic:
         return sns.Topic(

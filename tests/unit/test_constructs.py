@@ -181,10 +181,40 @@ def test_eventbridge_bus_and_rules(dev: Template) -> None:
     dev.has_resource_properties(
         "AWS::Events::Rule",
         {
+            "EventPattern": {
+                "source": ["aws.autoscaling"],
+                "detail-type": ["EC2 Instance Launch Unsuccessful", "EC2 Instance Terminate Unsuccessful"],
+                "detail": {"AutoScalingGroupName": [{"Ref": Match.string_like_regexp("FleetGroup")}]},
+            },
+            "Targets": [Match.object_like({"Arn": {"Ref": Match.string_like_regexp("TopicsOperations")}})],
+        },
+    )
+    guardduty = {"EventPattern": {"source": ["aws.guardduty"], "detail-type": ["GuardDuty Finding"]}}
+    assert not dev.find_resources("AWS::Events::Rule", {"Properties": guardduty}), "dev owns no detector"
+
+
+def test_guardduty_findings_routed_where_the_detector_is(opt_ins_template: Template) -> None:
+    opt_ins_template.has_resource_properties(
+        "AWS::Events::Rule",
+        {
             "EventPattern": {"source": ["aws.guardduty"], "detail-type": ["GuardDuty Finding"]},
             "Targets": [Match.object_like({"Arn": {"Ref": Match.string_like_regexp("TopicsSecurity")}})],
         },
     )
+
+
+def test_eventbridge_may_publish_to_the_alert_topics_of_this_account_only(dev: Template) -> None:
+    """The topics' policies say it once, so they do not change with the rules that are switched on."""
+    for topic in ("Operations", "Security"):
+        (policy,) = [
+            p["Properties"]["PolicyDocument"]["Statement"]
+            for p in dev.find_resources("AWS::SNS::TopicPolicy").values()
+            if topic in json.dumps(p["Properties"]["Topics"])
+        ]
+        events = [s for s in policy if s.get("Principal") == {"Service": "events.amazonaws.com"}]
+        assert len(events) == 1 and events[0]["Condition"] == {
+            "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+        }, topic
 
 
 def test_waf_managed_groups_association_and_logging(dev: Template) -> None:
