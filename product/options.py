@@ -14,11 +14,6 @@ EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 _EMAIL = re.compile(EMAIL_PATTERN)
 _AZ = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$")
 
-# Version of the AWS-published Powertools layer (account 017000801446) matching the
-# aws-lambda-powertools pin in requirements-dev.txt; check with `aws lambda get-layer-version-by-arn`.
-POWERTOOLS_LAYER_VERSION = 27
-POWERTOOLS_LAYER_ACCOUNT = "017000801446"
-
 
 @dataclass(frozen=True)
 class DeploymentOptions:
@@ -34,7 +29,6 @@ class DeploymentOptions:
     create_guardduty_detector: bool = False
     enable_shield_protection: bool = False
     create_account_cost_monitor: bool = False
-    powertools_layer_version: int = POWERTOOLS_LAYER_VERSION
 
     def __post_init__(self) -> None:
         # Stage names are legitimate here (the stages and the direct stack are named after them); the catalog's

@@ -36,7 +36,9 @@ class PaymentService(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         suffix = options.name_suffix
-        removal = RemovalPolicy.DESTROY if profile.removal == "destroy" else RemovalPolicy.RETAIN
+        # Retained data is still deleted when the stack's first create fails: a retry would otherwise meet
+        # the fixed-name tables, buckets, queues and log groups it left behind ("already exists").
+        removal = RemovalPolicy.DESTROY if profile.removal == "destroy" else RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
         Tags.of(self).add(COST_ALLOCATION_TAG, suffix)
         Tags.of(self).add("environment", profile.name)
         Tags.of(self).add("application", "payment-processing")
@@ -97,6 +99,7 @@ class PaymentService(Construct):
                 payment_timeout_s=profile.payment_timeout_s,
                 processor_memory_mb=profile.processor_memory_mb,
                 processor_timeout_s=profile.processor_timeout_s,
+                payment_reserved_concurrency=profile.payment_reserved_concurrency,
             ),
             resources=PaymentResources(
                 payments_table=self.tables.payments,
@@ -107,7 +110,6 @@ class PaymentService(Construct):
                 key=key,
             ),
             logs=self.logs,
-            powertools_layer_version=options.powertools_layer_version,
         )
         # Safe release: API Gateway invokes alias `live`, which CodeDeploy shifts to each new version.
         self.release = PaymentRelease(
@@ -167,6 +169,8 @@ class PaymentService(Construct):
             "Tracing",
             name_suffix=suffix,
             function_names=[self.functions.api.function_name, self.functions.processor.function_name],
+            api_name=self.api.api.rest_api_name,
+            api_stage=self.api.stage,
             sampling_rate=profile.xray_sampling_rate,
         )
         self.monitoring = PaymentMonitoring(
