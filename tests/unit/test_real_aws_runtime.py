@@ -11,19 +11,24 @@ import importlib.metadata
 import itertools
 import json
 import re
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk import App
+from aws_cdk import App, Stack
+from aws_cdk import aws_sqs as sqs
+from aws_cdk.assertions import Template
+from constructs import Construct
 
 from product.catalog.catalog_stack import build_catalog
 from product.catalog.knobs import column_name, profile_mapping_rows
 from product.catalog.parameters import NAME_SUFFIX, PROFILE
 from product.catalog.settings import CatalogSettings
-from product.compliance import ASYNC_FAILURE_METADATA, add_nag_gate
+from product.compliance import ASYNC_FAILURE_METADATA, acknowledge_async_failures, add_nag_gate
+from product.constructs import lambda_runtime
 from product.constructs.lambda_runtime import RUNTIME_REQUIREMENTS, runtime_pins
 from product.profiles import ENVIRONMENT_NAMES, PROFILES, ConfigurationError
 from tests.unit.conftest import REPOSITORY_ROOT, TEST_ACCOUNT
@@ -354,3 +359,46 @@ def test_item_14_asynchronously_invoked_functions_handle_failures(deployed: list
                 problems.append(f"{deployment.label}: {function_id}, invoked by {invoker}, drops failed events")
     assert checked >= 3, "the catalogs' copy functions and share handler are invoked by CloudFormation"
     assert not problems, "\n".join(problems)
+
+
+# -- error paths of the new helpers ---------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "line", ["aws-lambda-powertools[tracer]==3.37.0", "aws-lambda-powertools>=3.37", "==3.37.0", "wrapt=="]
+)
+def test_item_06_runtime_pins_must_be_exact(tmp_path: Path, line: str) -> None:
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text(f"# comment\n{line}\n")
+    with pytest.raises(ValueError, match=r"requirements.txt:2: .* must be an exact pin 'name==version'"):
+        runtime_pins(requirements)
+
+
+def test_item_06_runtime_pins_must_not_be_empty(tmp_path: Path) -> None:
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("# nothing yet\n")
+    with pytest.raises(ValueError, match="pins nothing"):
+        runtime_pins(requirements)
+
+
+def test_item_06_a_failed_install_fails_synth_saying_why(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text("aws-lambda-powertools==3.37.0\n")
+    monkeypatch.setattr(lambda_runtime, "CACHE_ROOT", tmp_path / "cache")
+    failed = subprocess.CompletedProcess(args=[], returncode=1, stdout="", stderr="ERROR: No matching distribution")
+    monkeypatch.setattr(lambda_runtime.subprocess, "run", lambda *_, **__: failed)
+    bundler = lambda_runtime._PipInstall(requirements, lambda_runtime.lambda_.Runtime.PYTHON_3_14)
+    with pytest.raises(RuntimeError, match=r"pip exit 1\): ERROR: No matching distribution\nsynth needs PyPI"):
+        bundler.try_bundle(str(tmp_path / "out"))
+    assert list((tmp_path / "cache").iterdir()) == [], "a failed install leaves nothing in the cache"
+
+
+def test_item_14_async_acknowledgment_needs_a_reason_and_a_resource() -> None:
+    stack = Stack(App(), "Probe")
+    queue = sqs.Queue(stack, "Queue")
+    with pytest.raises(ValueError, match="needs a specific reason"):
+        acknowledge_async_failures(queue, "because")
+    with pytest.raises(TypeError, match="no CloudFormation resource"):
+        acknowledge_async_failures(Construct(stack, "Empty"), "a reason that is long enough to be specific")
+    acknowledge_async_failures(queue, "a reason that is long enough to be specific")
+    assert (
+        ASYNC_FAILURE_METADATA in Template.from_stack(stack).find_resources("AWS::SQS::Queue").popitem()[1]["Metadata"]
+    )
