@@ -170,7 +170,8 @@ class PaymentService(Construct):
             name_suffix=suffix,
             function_names=[self.functions.api.function_name, self.functions.processor.function_name],
             api_name=self.api.api.rest_api_name,
-            api_stage=self.api.stage,
+            api_stage_name=profile.api_stage_name,
+            api_stage_arn=self.api.stage.stage_arn,
             sampling_rate=profile.xray_sampling_rate,
         )
         self.monitoring = PaymentMonitoring(

@@ -71,7 +71,9 @@ class PaymentFunctions(Construct):
         if not PAYMENTS_CODE_DIR.is_dir():
             raise FileNotFoundError(f"Lambda code directory {PAYMENTS_CODE_DIR} is missing; restore assets/lambda")
         code = lambda_.Code.from_asset(str(PAYMENTS_CODE_DIR), exclude=["**/__pycache__", "**/*.pyc"])
-        self.runtime_libraries = RuntimeLibrariesLayer(self, "RuntimeLibraries", runtime=RUNTIME)
+        self.runtime_libraries = RuntimeLibrariesLayer(
+            self, "RuntimeLibraries", layer_name=ResourceNames(name_suffix).runtime_layer, runtime=RUNTIME
+        )
         r = resources
 
         self.api_role = FunctionRole(self, "ApiRole", description=f"Payment API function ({name_suffix})")

@@ -105,6 +105,7 @@ class RuntimeLibrariesLayer(Construct):
         scope: Construct,
         construct_id: str,
         *,
+        layer_name: str,
         runtime: lambda_.Runtime,
         requirements: Path = RUNTIME_REQUIREMENTS,
     ) -> None:
@@ -125,6 +126,7 @@ class RuntimeLibrariesLayer(Construct):
         self.layer = lambda_.LayerVersion(
             self,
             "Layer",
+            layer_version_name=layer_name,
             code=code,
             compatible_runtimes=[runtime],
             compatible_architectures=[lambda_.Architecture.X86_64],

@@ -11,7 +11,6 @@ behind the API continue the trace decision API Gateway made (the trace header).
 
 from __future__ import annotations
 
-from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_xray as xray
 from constructs import Construct
 
@@ -32,7 +31,8 @@ class PaymentTracing(Construct):
         name_suffix: str,
         function_names: list[str],
         api_name: str,
-        api_stage: apigw.Stage,
+        api_stage_name: str,
+        api_stage_arn: str,
         sampling_rate: float,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -55,12 +55,12 @@ class PaymentTracing(Construct):
                 reservoir_size=1,
                 # API Gateway's service name in X-Ray is "{api-name}/{stage-name}" (API Gateway developer
                 # guide, "Configure X-Ray sampling rules for API Gateway APIs").
-                service_name=f"{api_name}/{api_stage.stage_name}",
+                service_name=f"{api_name}/{api_stage_name}",
                 service_type=API_STAGE_SERVICE_TYPE,
                 host="*",
                 http_method="*",
                 url_path="*",
-                resource_arn=api_stage.stage_arn,
+                resource_arn=api_stage_arn,
                 version=1,
             ),
         )
