@@ -79,7 +79,7 @@ class PaymentPipelineStack(Stack):
             alias="alias/payment-pipeline",
             description="Pipeline artifacts and the approval and notification topics",
             enable_key_rotation=True,
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
         # CodeStar Notifications publishes to the KMS-encrypted notification topic (AWS's documented grant).
         self.key.add_to_resource_policy(
@@ -175,7 +175,7 @@ class PaymentPipelineStack(Stack):
             lifecycle_rules=[
                 s3.LifecycleRule(expiration=ARTIFACT_RETENTION, noncurrent_version_expiration=Duration.days(30))
             ],
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
         acknowledge(
             self.access_logs,
@@ -198,7 +198,7 @@ class PaymentPipelineStack(Stack):
             lifecycle_rules=[
                 s3.LifecycleRule(expiration=ARTIFACT_RETENTION, noncurrent_version_expiration=Duration.days(30))
             ],
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
         acknowledge(
             artifacts,

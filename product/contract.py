@@ -40,6 +40,11 @@ class ResourceNames:
         return f"payment-processor-{self.suffix}"
 
     @property
+    def runtime_layer(self) -> str:
+        """The functions' layer of runtime libraries (Powertools); each deployment publishes its own versions."""
+        return f"payment-runtime-{self.suffix}"
+
+    @property
     def release_application(self) -> str:
         """The CodeDeploy application; its deployment group is named after the function it shifts."""
         return self._base

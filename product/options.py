@@ -23,11 +23,6 @@ EMAIL_PATTERN = r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
 _EMAIL = re.compile(EMAIL_PATTERN)
 _AZ = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d[a-z]$")
 
-# Version of the AWS-published Powertools layer (account 017000801446) matching the
-# aws-lambda-powertools pin in requirements-dev.txt; check with `aws lambda get-layer-version-by-arn`.
-POWERTOOLS_LAYER_VERSION = 27
-POWERTOOLS_LAYER_ACCOUNT = "017000801446"
-
 Switch: TypeAlias = bool | CfnCondition | Callable[[], CfnCondition]
 """On, off, or a CloudFormation condition; a callable makes its condition when a construct first applies it."""
 
@@ -92,7 +87,6 @@ class DeploymentOptions:
     create_api_gateway_cloudwatch_role: bool = False
     # NAT gateway number -> switch (2 and up: gateway 1 always exists, the others' zones fall back to it).
     nat_gateway_switches: Mapping[int, Switch] = field(default_factory=dict)
-    powertools_layer_version: int = POWERTOOLS_LAYER_VERSION
 
     def __post_init__(self) -> None:
         # Stage names are legitimate here (the stages and the direct stack are named after them); the catalog's

@@ -41,7 +41,9 @@ class PaymentService(Construct):
     ) -> None:
         super().__init__(scope, construct_id)
         suffix = options.name_suffix
-        removal = RemovalPolicy.DESTROY if profile.removal == "destroy" else RemovalPolicy.RETAIN
+        # Retained data is still deleted when the stack's first create fails: a retry would otherwise meet
+        # the fixed-name tables, buckets, queues and log groups it left behind ("already exists").
+        removal = RemovalPolicy.DESTROY if profile.removal == "destroy" else RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE
         Tags.of(self).add(COST_ALLOCATION_TAG, suffix)
         Tags.of(self).add("environment", profile.name)
         Tags.of(self).add("application", "payment-processing")
@@ -103,6 +105,7 @@ class PaymentService(Construct):
                 payment_timeout_s=profile.payment_timeout_s,
                 processor_memory_mb=profile.processor_memory_mb,
                 processor_timeout_s=profile.processor_timeout_s,
+                payment_reserved_concurrency=profile.payment_reserved_concurrency,
             ),
             resources=PaymentResources(
                 payments_table=self.tables.payments,
@@ -113,7 +116,6 @@ class PaymentService(Construct):
                 key=key,
             ),
             logs=self.logs,
-            powertools_layer_version=options.powertools_layer_version,
         )
         # Safe release: API Gateway invokes alias `live`, which CodeDeploy shifts to each new version.
         self.release = PaymentRelease(
@@ -189,6 +191,9 @@ class PaymentService(Construct):
             "Tracing",
             name_suffix=suffix,
             function_names=[self.functions.api.function_name, self.functions.processor.function_name],
+            api_name=self.api.api.rest_api_name,
+            api_stage_name=profile.api_stage_name,
+            api_stage_arn=self.api.stage.stage_arn,
             sampling_rate=profile.xray_sampling_rate,
         )
         self.monitoring = PaymentMonitoring(

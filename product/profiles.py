@@ -29,6 +29,10 @@ LOG_RETENTION_DAYS = (
 )
 # fmt: on
 WAF_RATE_LIMIT = (10, 2_000_000_000)
+# Lambda keeps 100 concurrent executions of an account unreserved; the default account quota is 1000.
+LAMBDA_DEFAULT_ACCOUNT_CONCURRENCY = 1000
+LAMBDA_MIN_UNRESERVED_CONCURRENCY = 100
+MAX_RESERVED_CONCURRENCY = LAMBDA_DEFAULT_ACCOUNT_CONCURRENCY - LAMBDA_MIN_UNRESERVED_CONCURRENCY
 PCI_MIN_LOG_RETENTION_DAYS = 365
 MIN_AUDIT_RETENTION_DAYS = 365
 
@@ -54,6 +58,23 @@ def _check_positive(owner: str, instance: DataclassInstance) -> None:
             _check(
                 not isinstance(value, bool) and value > 0, f"{owner}.{field.name}={value!r} must be a positive number"
             )
+
+
+def _check_reserved_concurrency(owner: str, value: int) -> None:
+    if not _concrete(value):
+        return
+    _check(
+        isinstance(value, int) and not isinstance(value, bool) and value >= 1,
+        f"{owner}: payment_reserved_concurrency={value!r} stops every invocation of the payment API (0 throttles "
+        "all requests); set it to at least 1, sized as peak requests per second x p99 duration in seconds",
+    )
+    _check(
+        value <= MAX_RESERVED_CONCURRENCY,
+        f"{owner}: payment_reserved_concurrency={value} leaves less than {LAMBDA_MIN_UNRESERVED_CONCURRENCY} of the "
+        f"default account quota ({LAMBDA_DEFAULT_ACCOUNT_CONCURRENCY}) unreserved, which Lambda refuses; lower it to "
+        f"{MAX_RESERVED_CONCURRENCY} or less, or raise the account's concurrency quota first and then "
+        "MAX_RESERVED_CONCURRENCY in product/profiles.py",
+    )
 
 
 @dataclass(frozen=True)
@@ -146,6 +167,7 @@ class EnvironmentProfile:
     payment_timeout_s: int
     processor_memory_mb: int
     processor_timeout_s: int
+    payment_reserved_concurrency: int
     event_queue_visibility_timeout_s: int
     fleet: FleetCapacity
     alarms: AlarmThresholds
@@ -168,6 +190,7 @@ class EnvironmentProfile:
         _check_range(owner, "payment_timeout_s", self.payment_timeout_s, *LAMBDA_TIMEOUT_S)
         _check_range(owner, "processor_timeout_s", self.processor_timeout_s, *LAMBDA_TIMEOUT_S)
         _check_range(owner, "waf_rate_limit", self.waf_rate_limit, *WAF_RATE_LIMIT)
+        _check_reserved_concurrency(owner, self.payment_reserved_concurrency)
         _check_range(owner, "xray_sampling_rate", self.xray_sampling_rate, 0.0, 1.0)
         _check_range(owner, "nat_gateways", self.nat_gateways, 1, 3)
         _check_range(owner, "dlq_max_receive_count", self.dlq_max_receive_count, 1, 1000)
@@ -240,6 +263,7 @@ PROFILES: dict[str, EnvironmentProfile] = {
             payment_timeout_s=30,
             processor_memory_mb=256,
             processor_timeout_s=60,
+            payment_reserved_concurrency=20,
             event_queue_visibility_timeout_s=360,
             fleet=FleetCapacity(min=1, max=2, desired=1),
             alarms=AlarmThresholds(
@@ -266,6 +290,7 @@ PROFILES: dict[str, EnvironmentProfile] = {
             payment_timeout_s=30,
             processor_memory_mb=256,
             processor_timeout_s=60,
+            payment_reserved_concurrency=50,
             event_queue_visibility_timeout_s=360,
             fleet=FleetCapacity(min=1, max=3, desired=2),
             alarms=AlarmThresholds(
@@ -294,6 +319,7 @@ PROFILES: dict[str, EnvironmentProfile] = {
             payment_timeout_s=60,
             processor_memory_mb=512,
             processor_timeout_s=120,
+            payment_reserved_concurrency=300,
             event_queue_visibility_timeout_s=720,
             fleet=FleetCapacity(min=2, max=10, desired=3),
             alarms=AlarmThresholds(

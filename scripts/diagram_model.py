@@ -83,6 +83,7 @@ PLUMBING = {
     "AWS::Lambda::EventSourceMapping",
     "AWS::Lambda::Alias",
     "AWS::Lambda::Version",
+    "AWS::Lambda::LayerVersion",
     "AWS::WAFv2::WebACLAssociation",
     "AWS::WAFv2::LoggingConfiguration",
     "AWS::KMS::Alias",

@@ -42,7 +42,7 @@ class ProductAssetBucket(Construct):
             "AccessLogs",
             encryption=s3.BucketEncryption.S3_MANAGED,  # server access logging delivers to SSE-S3 only
             **BUCKET_BASELINE,
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
         acknowledge(
             self.access_logs,
@@ -62,7 +62,7 @@ class ProductAssetBucket(Construct):
             server_access_logs_bucket=self.access_logs,
             server_access_logs_prefix="assets/",
             # Published versions keep pointing at their code objects: never delete them with the stack.
-            removal_policy=RemovalPolicy.RETAIN,
+            removal_policy=RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE,
         )
         acknowledge(
             self.bucket,
@@ -133,12 +133,6 @@ class ProductAssetBucket(Construct):
                     "PCI.DSS.321-CloudWatchLogGroupEncrypted",
                     "aws-cdk's BucketDeployment handler logs only copy "
                     "progress (object keys of code zips), no cardholder data",
-                ),
-                (
-                    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
-                    "AWSLambdaBasicExecutionRole]",
-                    "aws-cdk's BucketDeployment handler: the AWS-managed basic "
-                    "execution policy only lets it write its own logs",
                 ),
                 (
                     "AwsSolutions-IAM5[Action::s3:GetObject*]",

@@ -31,8 +31,9 @@ class ApiGatewayAccountLogging(Construct):
             description="API Gateway execution logging for every REST API in this account and region",
             managed_policies=[iam.ManagedPolicy.from_aws_managed_policy_name(PUSH_TO_CLOUDWATCH_POLICY)],
         )
-        # Kept when the owning stack goes: the account setting would otherwise name a deleted role.
-        self.role.apply_removal_policy(RemovalPolicy.RETAIN)
+        # Kept when the owning stack goes: the account setting would otherwise name a deleted role. A failed
+        # first create still deletes it, so the retry does not meet a role left behind (issue 11 item 8).
+        self.role.apply_removal_policy(RemovalPolicy.RETAIN_ON_UPDATE_OR_DELETE)
         self.account = apigw.CfnAccount(self, "Account", cloud_watch_role_arn=self.role.role_arn)
         acknowledge(
             self.role,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from aws_cdk import Aws, CfnElement, Duration, Stack
+from aws_cdk import CfnElement, Duration, Stack
 from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_events as events
 from aws_cdk import aws_kms as kms
@@ -18,9 +18,9 @@ from constructs import Construct
 
 from product.compliance import acknowledge
 from product.constructs.iam import FunctionRole
+from product.constructs.lambda_runtime import RuntimeLibrariesLayer
 from product.constructs.logs import PaymentLogs
 from product.contract import ResourceNames
-from product.options import POWERTOOLS_LAYER_ACCOUNT
 
 # Resolved from this file, never from the working directory: synth runs from anywhere.
 PAYMENTS_CODE_DIR = Path(__file__).resolve().parents[2] / "assets" / "lambda" / "payments"
@@ -31,12 +31,13 @@ METRICS_NAMESPACE = "PaymentProcessing"
 
 @dataclass(frozen=True)
 class FunctionSizing:
-    """Memory and timeout of the two functions (from the environment profile)."""
+    """Memory and timeout of the two functions, and the payment API's reserved concurrency (from the profile)."""
 
     payment_memory_mb: int
     payment_timeout_s: int
     processor_memory_mb: int
     processor_timeout_s: int
+    payment_reserved_concurrency: int
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,8 @@ class PaymentResources:
 
 
 class PaymentFunctions(Construct):
-    """Both functions: traced, logging to CDK-named groups, least-privilege roles."""
+    """Both functions: traced, logging to CDK-named groups, least-privilege roles, environment encrypted with the
+    deployment's key."""
 
     def __init__(
         self,
@@ -64,23 +66,20 @@ class PaymentFunctions(Construct):
         sizing: FunctionSizing,
         resources: PaymentResources,
         logs: PaymentLogs,
-        powertools_layer_version: int,
     ) -> None:
         super().__init__(scope, construct_id)
         if not PAYMENTS_CODE_DIR.is_dir():
             raise FileNotFoundError(f"Lambda code directory {PAYMENTS_CODE_DIR} is missing; restore assets/lambda")
         code = lambda_.Code.from_asset(str(PAYMENTS_CODE_DIR), exclude=["**/__pycache__", "**/*.pyc"])
-        powertools = lambda_.LayerVersion.from_layer_version_arn(
-            self,
-            "Powertools",
-            f"arn:{Aws.PARTITION}:lambda:{Aws.REGION}:{POWERTOOLS_LAYER_ACCOUNT}:layer:"
-            f"AWSLambdaPowertoolsPythonV3-python314-x86_64:{powertools_layer_version}",
+        self.runtime_libraries = RuntimeLibrariesLayer(
+            self, "RuntimeLibraries", layer_name=ResourceNames(name_suffix).runtime_layer, runtime=RUNTIME
         )
         r = resources
 
         self.api_role = FunctionRole(self, "ApiRole", description=f"Payment API function ({name_suffix})")
         self.api_log_group = logs.log_group("ApiLogs")
-        self._code, self._layers, self._environment_name = code, [powertools], environment_name
+        self._code, self._layers, self._environment_name = code, [self.runtime_libraries.layer], environment_name
+        self._key = r.key
         self.api = self._function(
             "Api",
             name=ResourceNames(name_suffix).api_function,
@@ -90,6 +89,8 @@ class PaymentFunctions(Construct):
             timeout_s=sizing.payment_timeout_s,
             role=self.api_role,
             log_group=self.api_log_group,
+            # Capacity no other function in the account can take, and a ceiling a runaway client cannot pass.
+            reserved_concurrency=sizing.payment_reserved_concurrency,
             environment={
                 "PAYMENTS_TABLE_NAME": r.payments_table.table_name,
                 "IDEMPOTENCY_TABLE_NAME": r.idempotency_table.table_name,
@@ -169,8 +170,14 @@ class PaymentFunctions(Construct):
         role: FunctionRole,
         log_group: logs_.ILogGroup,
         environment: dict[str, str],
+        reserved_concurrency: int | None = None,
     ) -> lambda_.Function:
-        """A traced Python function on the shared code asset and Powertools layer, logging to its own group."""
+        """A traced Python function on the shared code asset and runtime layer, writing to its own log group.
+
+        Passing `log_group` only points the function at it; the role gets CreateLogStream/PutLogEvents on
+        that group alone (no managed policy: nothing else to write to).
+        """
+        log_group.grant_write(role.role)
         return lambda_.Function(
             self,
             construct_id,
@@ -186,6 +193,8 @@ class PaymentFunctions(Construct):
             tracing=lambda_.Tracing.ACTIVE,
             role=role.role,
             log_group=log_group,
+            reserved_concurrent_executions=reserved_concurrency,
+            environment_encryption=self._key,
             environment={
                 **environment,
                 "ENVIRONMENT": self._environment_name,

@@ -106,7 +106,7 @@ def test_asset_bucket_fixed_unique_name_encrypted_versioned_logged(catalog_templ
     assert props["VersioningConfiguration"] == {"Status": "Enabled"}
     assert props["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"] is True
     assert "LoggingConfiguration" in props
-    assert assets["DeletionPolicy"] == "Retain"
+    assert assets["DeletionPolicy"] == "RetainExceptOnCreate"
 
 
 def test_launch_role_reads_assets_only_via_cloudformation(catalog_template: dict[str, Any]) -> None:

@@ -37,10 +37,12 @@ def _launch(product: dict[str, Any], env: str, suffix: str | None = None, **para
 
 
 def _without_code_bucket(resources: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Lambda code comes from the catalog's asset bucket instead of the CDK bootstrap bucket: same object key."""
+    """Lambda code and layers come from the catalog's asset bucket instead of the CDK bootstrap bucket: same key."""
     for resource in resources.values():
         if resource["Type"] == "AWS::Lambda::Function":
             resource["Properties"]["Code"].pop("S3Bucket")
+        if resource["Type"] == "AWS::Lambda::LayerVersion":
+            resource["Properties"]["Content"].pop("S3Bucket")
     return resources
 
 
@@ -266,7 +268,7 @@ def test_launched_data_is_retained_because_deletion_policy_cannot_be_a_parameter
     for resource_type in ("AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::KMS::Key", "AWS::SQS::Queue"):
         for resource in product_template["Resources"].values():
             if resource["Type"] == resource_type:
-                assert resource["DeletionPolicy"] == "Retain", resource_type
+                assert resource["DeletionPolicy"] == "RetainExceptOnCreate", resource_type
     assert PROFILES["staging"].removal == PROFILES["prod"].removal == "retain"
 
 

@@ -124,12 +124,13 @@ def test_sqs_queue_with_dead_letter_queue_and_kms(dev: Template) -> None:
 
 
 def test_lambda_functions_traced_python_with_powertools_layer(dev: Template) -> None:
+    (layer_id,) = dev.find_resources("AWS::Lambda::LayerVersion")
     for name, handler in (("payment-api-dev", "api.handler"), ("payment-processor-dev", "processor.handler")):
         props = _props(dev, "AWS::Lambda::Function", FunctionName=name)
         assert props["Handler"] == handler
         assert props["Runtime"].startswith("python3.") and int(props["Runtime"].split(".")[1]) >= 12
         assert props["TracingConfig"] == {"Mode": "Active"}
-        assert "AWSLambdaPowertoolsPythonV3" in json.dumps(props["Layers"])
+        assert props["Layers"] == [{"Ref": layer_id}]
     api_env = _props(dev, "AWS::Lambda::Function", FunctionName="payment-api-dev")["Environment"]["Variables"]
     assert set(api_env) >= {"PAYMENTS_TABLE_NAME", "IDEMPOTENCY_TABLE_NAME", "AUDIT_BUCKET_NAME", "EVENT_BUS_NAME"}
     dev.has_resource_properties(

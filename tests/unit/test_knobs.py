@@ -145,7 +145,7 @@ def test_waf_rate_limit_and_stage(env_template: tuple[str, Template]) -> None:
 
 def test_removal_policy_and_deletion_protection(env_template: tuple[str, Template]) -> None:
     env, template = env_template
-    policy = "Delete" if PROFILES[env].removal == "destroy" else "Retain"
+    policy = "Delete" if PROFILES[env].removal == "destroy" else "RetainExceptOnCreate"
     for resource_type in ("AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::KMS::Key", "AWS::SQS::Queue"):
         for resource in template.find_resources(resource_type).values():
             assert resource["DeletionPolicy"] == policy, (env, resource_type)
