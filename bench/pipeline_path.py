@@ -27,7 +27,8 @@ from tests.unit.pipeline_actions import pipeline_actions, push_to_prod  # tests/
 
 ROOT = Path(__file__).resolve().parents[1]
 
-TARGET_PATH, TARGET_DEFAULTS, TARGET_ASSET_ACTIONS = 11, 14, 1
+# The prod change review (issue 15) is the twelfth action; the issue caps the path at 12.
+TARGET_PATH, TARGET_DEFAULTS, TARGET_ASSET_ACTIONS = 12, 15, 1
 
 
 def synth_pipeline(outdir: str, *, parallel_assets: bool, change_sets: bool) -> dict[str, Any]:

@@ -165,12 +165,21 @@ SMOKE_SCOPE = (
     ),
 )
 
+CHANGE_REVIEW_SCOPE = (
+    (
+        "AwsSolutions-IAM5[Resource::arn:aws:cloudformation:{region}:{account}:stack/{stack}/*]",
+        "DescribeStacks and GetTemplate of the {env} stage stack only (the change review reads, never writes); "
+        "the trailing * is the stack id CloudFormation assigns",
+    ),
+)
+
 
 def acknowledge_pipeline_findings(
     pipeline: pipelines.CodePipeline,
     artifact_bucket: s3.IBucket,
     smoke_steps: Mapping[str, pipelines.CodeBuildStep],
     stages: Mapping[str, PaymentStage],
+    review_steps: Mapping[str, pipelines.CodeBuildStep],
 ) -> None:
     """Called after `build_pipeline()`, when every CodeBuild project and role of the pipeline exists."""
     stack = Stack.of(pipeline)
@@ -216,6 +225,9 @@ def acknowledge_pipeline_findings(
             "event_bus": names.event_bus,
         }
         _on_project(step.project, ctx, INLINE, *rw, *_format(SMOKE_SCOPE, scope))
+    for environment, step in review_steps.items():
+        review_scope = {**ctx, "env": environment, "stack": stages[environment].stack.stack_name}
+        _on_project(step.project, ctx, INLINE, *rw, *_format(CHANGE_REVIEW_SCOPE, review_scope))
 
 
 class _DeclaredActions:

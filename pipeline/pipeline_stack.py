@@ -1,7 +1,8 @@
 """`PaymentPipelineStack`: the self-mutating CDK pipeline that promotes the payment stack on every push.
 
     Source -> Build (Synth: scripts/check) -> UpdatePipeline (SelfMutate) -> Assets (one FileAsset)
-      -> dev (deploy, smoke) -> staging (deploy, smoke) -> prod (approval, deploy, smoke) -> catalog (publish)
+      -> dev (deploy, smoke) -> staging (deploy, smoke) -> prod (change review, approval, deploy, smoke)
+      -> catalog (publish)
 
 Each stack deploys in one CloudFormation action (no change-set pair): the product's own gate is the
 synth step (lint, tests, nag, cfn-lint) plus the smoke step of the stage before, and the payment
@@ -24,6 +25,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from pipeline.acknowledgments import acknowledge_pipeline_findings
+from pipeline.change_review import REVIEW_URL_VARIABLE, SUMMARY_VARIABLE, change_review_step
 from pipeline.settings import DeliverySettings, PipelineSettings
 from pipeline.smoke import REPORT_URL_VARIABLE, smoke_step
 from pipeline.stage import CatalogStage, PaymentStage
@@ -45,6 +47,14 @@ PROD = "prod"
 # What CDK's CodeStarConnectionsSourceAction grants its role, whatever the prefix of the connection's ARN.
 CDK_SOURCE_GRANT = "codestar-connections:UseConnection"
 FAILED_OR_WAITING = ("codepipeline-pipeline-pipeline-execution-failed", "codepipeline-pipeline-manual-approval-needed")
+
+
+def approval_comment(commit: str, source: str, change_summary: str, review_url: str, smoke_url: str) -> str:
+    """The approval's message: what is promoted, what it changes in prod, where the two reports are."""
+    return (
+        f"Promote commit {commit} of {source} to prod. Prod change: {change_summary}. "
+        f"Change review: {review_url} Staging smoke report: {smoke_url}"
+    )
 
 
 def needs_cross_account_keys(delivery_settings: DeliverySettings) -> bool:
@@ -108,6 +118,7 @@ class PaymentPipelineStack(Stack):
         self.source = pipelines.CodePipelineSource.connection(
             pipeline_settings.repository, pipeline_settings.branch, connection_arn=pipeline_settings.connection_arn
         )
+        self.synth_step = self._synth_step()
         self.pipeline = pipelines.CodePipeline(
             self,
             "Pipeline",
@@ -129,7 +140,7 @@ class PaymentPipelineStack(Stack):
                     {"phases": {"install": {"runtime-versions": RUNTIME_VERSIONS}}}
                 ),
             ),
-            synth=self._synth_step(),
+            synth=self.synth_step,
         )
         self.stages: dict[str, PaymentStage] = {}
         self.smoke_steps: dict[str, pipelines.CodeBuildStep] = {}
@@ -142,7 +153,13 @@ class PaymentPipelineStack(Stack):
                 report_group=self.report_groups[f"smoke{environment.capitalize()}"],
                 cache_bucket=self.artifact_bucket,
             )
-            pre = [self._approval(pipeline_settings)] if environment == PROD else []
+            pre: list[pipelines.Step] = []
+            if environment == PROD:
+                # The review runs first: the approval's comment reads its exported variables.
+                self.change_review = change_review_step(
+                    stage, source=self.source, assembly=self.synth_step, cache_bucket=self.artifact_bucket, scope=self
+                )
+                pre = [self.change_review, self._approval(pipeline_settings)]
             self.pipeline.add_stage(stage, pre=pre, post=[smoke])
             self.stages[environment] = stage
             self.smoke_steps[environment] = smoke
@@ -163,7 +180,9 @@ class PaymentPipelineStack(Stack):
             targets=[self.notification_topic],
             detail_type=notifications.DetailType.FULL,
         )
-        acknowledge_pipeline_findings(self.pipeline, self.artifact_bucket, self.smoke_steps, self.stages)
+        acknowledge_pipeline_findings(
+            self.pipeline, self.artifact_bucket, self.smoke_steps, self.stages, {PROD: self.change_review}
+        )
 
     def _artifact_bucket(self) -> s3.Bucket:
         """KMS-encrypted (pipeline key), versioned, TLS-only, access-logged; artifacts expire after 90 days."""
@@ -235,15 +254,18 @@ class PaymentPipelineStack(Stack):
         )
 
     def _approval(self, pipeline_settings: PipelineSettings) -> pipelines.ManualApprovalStep:
-        """Before prod: names the commit (source variable) and links the staging smoke run that passed."""
+        """Before prod: names the commit, summarises prod's change review and links it and the staging smoke run."""
         commit = self.source.source_attribute("CommitId")
-        report_url = self.smoke_steps["staging"].exported_variable(REPORT_URL_VARIABLE)
+        smoke_url = self.smoke_steps["staging"].exported_variable(REPORT_URL_VARIABLE)
+        summary = self.change_review.exported_variable(SUMMARY_VARIABLE)
+        review_url = self.change_review.exported_variable(REVIEW_URL_VARIABLE)
         return pipelines.ManualApprovalStep(
             "PromoteToProd",
-            # Both variables sit in the comment, which is where CDK discovers the steps they come from.
-            comment=f"Promote commit {commit} of {pipeline_settings.repository}@{pipeline_settings.branch} to prod. "
-            f"Staging smoke report: {report_url}",
-            review_url=report_url,
+            # Every variable sits in the comment, which is where CDK discovers the steps they come from.
+            comment=approval_comment(
+                commit, f"{pipeline_settings.repository}@{pipeline_settings.branch}", summary, review_url, smoke_url
+            ),
+            review_url=review_url,
             notification_topic=self.approval_topic,
         )
 

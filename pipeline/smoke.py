@@ -13,6 +13,7 @@ from aws_cdk import aws_codebuild as codebuild
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 
+from pipeline.build_links import export_build_url
 from pipeline.stage import PaymentStage
 from product.contract import (
     SMOKE_OUTPUTS,
@@ -45,14 +46,8 @@ REPORT_URL_VARIABLE = "SMOKE_REPORT_URL"
 # CodePipeline's cap on an action's configuration value, which `SMOKE_OUTPUTS` must fit (a unit test checks it).
 ACTION_CONFIGURATION_LIMIT = 1000
 
-# The console page of this very build (its Reports tab shows the JUnit results). Built in the build from
-# CODEBUILD_BUILD_ARN (arn:aws:codebuild:<region>:<account>:build/<project>:<id>) and exported, so the
-# approval before prod can link to the staging run that passed.
-_EXPORT_REPORT_URL = (
-    'region="$(echo "$CODEBUILD_BUILD_ARN" | cut -d: -f4)"; account="$(echo "$CODEBUILD_BUILD_ARN" | cut -d: -f5)"; '
-    f'export {REPORT_URL_VARIABLE}="https://${{region}}.console.aws.amazon.com/codesuite/codebuild/${{account}}/'
-    'projects/${CODEBUILD_BUILD_ID%%:*}/build/${CODEBUILD_BUILD_ID/:/%3A}/reports?region=${region}"'
-)
+# The console page of this very build, exported so the approval before prod can link the staging run.
+_EXPORT_REPORT_URL = export_build_url(REPORT_URL_VARIABLE)
 
 
 def smoke_step(

@@ -28,7 +28,7 @@ class PipelineAction:
 
     @property
     def kind(self) -> str:
-        """source, synth, self-mutate, assets, deploy / prepare / execute, smoke or approval."""
+        """source, synth, self-mutate, assets, deploy / prepare / execute, review, smoke or approval."""
         if self.category == "Source":
             return "source"
         if self.category == "Approval":
@@ -37,7 +37,9 @@ class PipelineAction:
             return KINDS_BY_STAGE[self.stage]
         if self.provider == "CloudFormation":
             return CLOUDFORMATION_MODES.get(self.configuration.get("ActionMode", ""), "cloudformation")
-        return "smoke" if self.provider == "CodeBuild" else self.provider.lower()
+        if self.provider == "CodeBuild":
+            return "review" if self.name == "ChangeReview" else "smoke"
+        return self.provider.lower()
 
     @property
     def label(self) -> str:

@@ -30,6 +30,7 @@ PUSH_TO_PROD = [
     "dev smoke",
     "staging deploy",
     "staging smoke",
+    "prod review",
     "prod approval",
     "prod deploy",
     "prod smoke",
@@ -86,7 +87,7 @@ def test_stages_and_actions_run_in_promotion_order(actions: list[PipelineAction]
         assert orders == list(range(1, len(orders) + 1)), env
 
 
-def test_push_to_prod_critical_path_is_eleven_actions(pipeline_template: dict[str, Any]) -> None:
+def test_push_to_prod_critical_path_is_twelve_actions(pipeline_template: dict[str, Any]) -> None:
     assert [a.label for a in push_to_prod(pipeline_template)] == PUSH_TO_PROD
     assert [a.label for a in critical_path(pipeline_template)] == WHOLE_RUN
 
@@ -193,7 +194,9 @@ def test_approval_names_the_commit_and_links_the_staging_smoke_report(
     assert f"#{{{source_namespace}.CommitId}}" in custom
     assert report_url in custom
     assert pipeline_settings.repository in custom
-    assert approval.configuration["ExternalEntityLink"] == report_url
+    # The approval's link button opens the prod change review (test_change_review_step.py); the comment
+    # links the staging smoke report beside it.
+    assert approval.configuration["ExternalEntityLink"] != report_url
     assert len(custom) <= 500  # CodePipeline's limit on an approval's comment
     topic_id = approval.configuration["NotificationArn"]["Ref"]
     topic = resources[topic_id]["Properties"]
