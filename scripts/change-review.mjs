@@ -362,10 +362,21 @@ export async function main(argv) {
     console.error(`change-review: ${error.message}`);
     return EXIT.input;
   }
-  const [{ fullDiff }, sdk] = await Promise.all([
-    import("@aws-cdk/cloudformation-diff"),
-    import("@aws-sdk/client-cloudformation"),
-  ]);
+  let fullDiff;
+  let sdk;
+  try {
+    [{ fullDiff }, sdk] = await Promise.all([
+      import("@aws-cdk/cloudformation-diff"),
+      import("@aws-sdk/client-cloudformation"),
+    ]);
+  } catch (error) {
+    if (error.code !== "ERR_MODULE_NOT_FOUND") throw error;
+    console.error(
+      `change-review: ${error.message.split("\n")[0]}: install the review's packages with ` +
+        "`npm ci --omit=dev` (or scripts/setup, which installs them with the CDK CLI)",
+    );
+    return EXIT.input;
+  }
   const cfn = new sdk.CloudFormationClient({ region: process.env.AWS_REGION ?? stack.region });
   let current;
   try {

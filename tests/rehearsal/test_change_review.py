@@ -76,7 +76,10 @@ def table_id(prod_template: dict[str, Any]) -> str:
 
 @pytest.fixture(scope="module")
 def first_commit(prod_template: dict[str, Any], table_id: str) -> dict[str, Any]:
-    return _cut(prod_template, [table_id])
+    template = _cut(prod_template, [table_id])
+    # The emulator is shared with the stage rehearsals: prod's own table name would collide with prod's deploy.
+    template["Resources"][table_id]["Properties"]["TableName"] = "payments-change-review"
+    return template
 
 
 @pytest.fixture(scope="module")
@@ -266,3 +269,38 @@ def test_unknown_stack_names_the_stacks_the_assembly_has(tmp_path: Path, emulato
     )
     assert completed.returncode == BAD_INPUT
     assert 'no stack "Nope"' in completed.stderr
+
+
+def test_missing_review_packages_say_how_to_install_them(tmp_path: Path, emulator: Emulator) -> None:
+    """A checkout without `npm ci` (no node_modules above the script) gets the install command, not a stack trace."""
+    lonely = tmp_path / "change-review.mjs"
+    shutil.copy(SCRIPT, lonely)
+    assembly = tmp_path / "cdk.out"
+    assembly.mkdir()
+    (assembly / "stack.template.json").write_text("{}")
+    (assembly / "manifest.json").write_text(
+        json.dumps(
+            {
+                "version": "48.0.0",
+                "artifacts": {
+                    "S": {
+                        "type": "aws:cloudformation:stack",
+                        "environment": "aws://111111111111/us-east-1",
+                        "displayName": DISPLAY_NAME,
+                        "properties": {"templateFile": "stack.template.json", "stackName": "s"},
+                    }
+                },
+            }
+        )
+    )
+    completed = subprocess.run(
+        ["node", str(lonely), "--assembly", str(assembly), "--stack", DISPLAY_NAME, "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        env=emulator.environment(),
+        timeout=60,
+        check=False,
+    )
+    assert completed.returncode == BAD_INPUT, completed.stderr
+    assert "npm ci --omit=dev" in completed.stderr
+    assert "Cannot find package '@aws-cdk/cloudformation-diff'" in completed.stderr
