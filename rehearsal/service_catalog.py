@@ -324,7 +324,7 @@ class _Catalog:
                 key, value, active = self.state.tag_options[option_id]
                 if active:
                     allowed.setdefault(key, []).append(value)
-        return allowed
+        return {key: sorted(values) for key, values in sorted(allowed.items())}
 
     def provisioned(self) -> ProvisionedProduct:
         wanted_id = self.params.get("ProvisionedProductId")

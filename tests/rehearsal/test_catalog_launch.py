@@ -16,8 +16,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from product.catalog.launch import EXIT_INPUT, LaunchError, LaunchRequest, Progress, provision, terminate
 from product.catalog.parameters import NAME_SUFFIX, PROFILE
-from product.launch import EXIT_INPUT, LaunchError, LaunchRequest, Progress, provision, terminate
 from rehearsal import cdk_cli
 from rehearsal.emulator import Emulator
 
@@ -222,3 +222,20 @@ def test_a_version_keeps_the_template_it_was_published_with(
     assert {p["ParameterKey"] for p in after["ProvisioningArtifactParameters"]} >= {PROFILE, NAME_SUFFIX}
     assert {t["Key"] for t in after["TagOptions"]} == set(TEAM_TAGS)
     s3.put_object(Bucket=bucket, Key=key, Body=original)
+
+
+@pytest.mark.parametrize("stage_name", ["dev", "staging", "prod"])
+def test_a_stage_name_as_suffix_is_rejected_by_the_version_itself(team: tuple[Any, Any], stage_name: str) -> None:
+    """The launch helper refuses first; Service Catalog refuses too, from the version's AllowedPattern."""
+    sc, _ = team
+    product = sc.describe_product(Name=PRODUCT)
+    with pytest.raises(ClientError) as refused:
+        sc.provision_product(
+            ProductId=product["ProductViewSummary"]["ProductId"],
+            ProvisioningArtifactId=product["ProvisioningArtifacts"][0]["Id"],
+            PathId=product["LaunchPaths"][0]["Id"],
+            ProvisionedProductName=f"payments-{stage_name}",
+            ProvisioningParameters=[{"Key": PROFILE, "Value": "dev"}, {"Key": NAME_SUFFIX, "Value": stage_name}],
+        )
+    assert refused.value.response["Error"]["Code"] == "InvalidParametersException"
+    assert f"{NAME_SUFFIX}='{stage_name}' does not match" in refused.value.response["Error"]["Message"]
