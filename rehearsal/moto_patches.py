@@ -22,6 +22,7 @@ from moto.s3.models import FakeBucket, s3_backends
 from moto.sqs.models import Queue
 from moto.utilities.utils import get_partition
 
+from rehearsal import service_catalog
 from rehearsal.shims import (
     CUSTOM_RESOURCE_REASON,
     HarnessResource,
@@ -55,8 +56,10 @@ def _apply_all(recorder: SkipRecorder) -> None:
         _patch_log_group,
         _patch_lambda_function,
         _patch_sqs_add_message,
+        _patch_route_table_delete,
     ):
         patch()
+    service_catalog.install()
     _patch_skipped_resources(recorder)
 
 
@@ -250,6 +253,22 @@ def _patch_sqs_add_message() -> None:
     Queue.add_message = add_message  # type: ignore[method-assign]  # the shim replaces moto's method
 
 
+def _patch_route_table_delete() -> None:
+    from moto.ec2.models import ec2_backends  # noqa: PLC0415 - after MOTO_ACCOUNT_ID, like the other backends
+    from moto.ec2.models.route_tables import RouteTable  # noqa: PLC0415
+
+    def delete_from_cloudformation_json(
+        _cls: type, resource_name: str, _cloudformation_json: Any, account_id: str, region_name: str
+    ) -> None:
+        backend = ec2_backends[account_id][region_name]
+        table = backend.route_tables.get(resource_name)
+        if table is not None:
+            table._associations.clear()  # the associations' own resources are deleted with the stack
+            backend.delete_route_table(resource_name)
+
+    RouteTable.delete_from_cloudformation_json = classmethod(delete_from_cloudformation_json)  # type: ignore[method-assign,assignment]  # moto's model
+
+
 def _patch_skipped_resources(recorder: SkipRecorder) -> None:
     original = parsing.parse_and_create_resource
 
@@ -260,6 +279,11 @@ def _patch_skipped_resources(recorder: SkipRecorder) -> None:
         condition = resource_json.get("Condition")
         if condition and not resources_map.lazy_condition_map[condition]:
             return None  # not created in AWS either
+        custom = service_catalog.CUSTOM_RESOURCE_PROVIDERS.get(resource_type)
+        if custom is not None:
+            provided = custom(logical_id, resource_json, resources_map, account_id, region_name)
+            recorder.record_provided(SkippedResource(resources_map.stack_id, logical_id, resource_type))
+            return provided
         if is_custom_resource(resource_type):
             recorder.record(SkippedResource(resources_map.stack_id, logical_id, resource_type, CUSTOM_RESOURCE_REASON))
             return NotEmulated(logical_id, resource_type)
@@ -361,4 +385,5 @@ def _create_cloudwatch_alarm(
 PROVIDERS: dict[str, Callable[..., HarnessResource]] = {
     "AWS::Lambda::Alias": _create_lambda_alias,
     "AWS::CloudWatch::Alarm": _create_cloudwatch_alarm,
+    **service_catalog.CFN_PROVIDERS,
 }

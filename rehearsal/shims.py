@@ -111,6 +111,25 @@ SHIMS: tuple[Shim, ...] = (
         "harness', not as skipped. Whether an alarm fires is not emulated (no metrics flow)",
     ),
     Shim(
+        "route-table-delete",
+        "moto.ec2.models.route_tables.RouteTable.delete_from_cloudformation_json",
+        "has no CloudFormation delete for AWS::EC2::RouteTable: DeleteStack drops the resource from the stack "
+        "but leaves the route table, so the VPC can never be deleted (DependencyViolation)",
+        "deletes the route table (and what is left of its subnet associations) through moto's DeleteRouteTable, "
+        "as CloudFormation does",
+    ),
+    Shim(
+        "service-catalog",
+        "moto.cloudformation.parsing.parse_and_create_resource (AWS::ServiceCatalog::*, "
+        "Custom::CDKBucketDeployment); moto.servicecatalog.responses.ServiceCatalogResponse",
+        "has no CloudFormation model for any AWS::ServiceCatalog::* type and 11 of ~90 Service Catalog "
+        "operations (no provisioning artifacts, constraints, TagOptions, launch paths or provisioning)",
+        "rehearsal/service_catalog.py provides the seven catalog types (on moto's CreatePortfolio/CreateProduct), "
+        "the BucketDeployment of the product's code, and the eight operations the launch helper calls, "
+        "enforcing principal associations, TagOptions, parameter constraints and immutable versions; a launch "
+        "is a CloudFormation stack created by the launch role. Reported as 'provided by the harness'",
+    ),
+    Shim(
         "skipped-resources",
         "moto.cloudformation.parsing.parse_and_create_resource",
         "silently skips resource types it has no provider for (stack still CREATE_COMPLETE), after which any "
