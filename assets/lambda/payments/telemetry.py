@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 from typing import Any
 
 import boto3
@@ -24,7 +25,26 @@ def observability(default_service: str, environment: str) -> tuple[Logger, Trace
     return Logger(service=service), Tracer(service=service, patch_modules=("boto3",)), metrics
 
 
-def clients(*services: str) -> tuple[Any, ...]:
-    """One boto3 client per service from one session, created once at import by the caller."""
-    session = boto3.session.Session()
-    return tuple(session.client(service, config=CLIENT_CONFIG) for service in services)
+class Clients:
+    """boto3 clients from one session, each created on first use and then kept for the process.
+
+    Creating a client loads its service model (S3's alone takes about 100 ms), so a function creates at
+    import only what every request needs and the rest when first used. Thread-safe: creating clients
+    from one boto3 session concurrently is not.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._session: boto3.session.Session | None = None
+        self._clients: dict[str, Any] = {}
+
+    def __call__(self, service: str) -> Any:
+        client = self._clients.get(service)
+        if client is None:
+            with self._lock:
+                client = self._clients.get(service)
+                if client is None:
+                    if self._session is None:
+                        self._session = boto3.session.Session()
+                    client = self._clients[service] = self._session.client(service, config=CLIENT_CONFIG)
+        return client
