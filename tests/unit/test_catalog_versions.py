@@ -203,7 +203,7 @@ def test_a_product_stack_bound_to_its_stages_env_is_refused(cdk_context: dict[st
 def test_the_apps_catalog_stage_has_no_env_so_its_product_needs_no_overrides(cdk_context: dict[str, Any]) -> None:
     """Overridden account/region cost one jsii callback per read; the app's product stack is the plain class."""
     app = App(context=cdk_context)
-    stage = CatalogStage(app, CATALOG_STAGE_ID, settings=_settings())
+    stage = CatalogStage(app, CATALOG_STAGE_ID, catalog_settings=_settings())
     assert stage.account is None and stage.region is None
     assert type(stage.stack.product_stack) is PaymentProductStack
     assert (stage.stack.account, stage.stack.region) == (ACCOUNT, REGION)
