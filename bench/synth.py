@@ -1,6 +1,6 @@
 """Synth cost of the full app against the fastest empty CDK app, and where the full app's time goes.
 
-    .venv/bin/python bench/synth.py [--rounds 7] [--no-breakdown] [--suite]
+    .venv/bin/python -m bench.synth [--rounds 7] [--compare ../main] [--no-breakdown] [--suite]
 
 1. Ratio. Each sample is a fresh `python` process with the environment and context the CDK CLI gives an
    app under `cdk synth` (CDK_OUTDIR, CDK_CONTEXT_JSON with path/asset metadata and version reporting).
@@ -57,11 +57,11 @@ def _cli_environment(outdir: str) -> dict[str, str]:
     return env
 
 
-def _timed(command: list[str], outdir: str) -> tuple[float, float]:
+def _timed(command: list[str], outdir: str, cwd: Path = ROOT) -> tuple[float, float]:
     """Wall and CPU seconds (the process and its children: the jsii node runtime) of one fresh process."""
     started = time.perf_counter()
     process = subprocess.Popen(
-        command, cwd=ROOT, env=_cli_environment(outdir), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        command, cwd=cwd, env=_cli_environment(outdir), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - started
@@ -75,36 +75,48 @@ def _load() -> str:
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
-def bench_ratio(rounds: int) -> None:
+def bench_ratio(rounds: int, compare: Path | None) -> None:
     python = sys.executable
-    sides = {"empty": [python, "-c", EMPTY_APP], "full": [python, "pipeline_app.py"]}
+    sides: dict[str, tuple[list[str], Path]] = {
+        "empty": ([python, "-c", EMPTY_APP], ROOT),
+        "full": ([python, "pipeline_app.py"], ROOT),
+    }
+    if compare:
+        sides["compare"] = ([python, "pipeline_app.py"], compare)
     wall: dict[str, list[float]] = defaultdict(list)
     cpu: dict[str, list[float]] = defaultdict(list)
     print(f"1. Full app / empty app (validation off, cdk.json flags), {rounds} interleaved rounds")
+    if compare:
+        print(f"   compare = the full app of {compare}, run the same way in the same rounds")
     print(f"   load average before: {_load()} on {os.cpu_count()} CPU(s)")
-    header = ("round", "empty wall", "full wall", "ratio", "empty CPU", "full CPU", "ratio")
-    print("   {:>5} {:>10} {:>10} {:>6}   {:>9} {:>9} {:>6}".format(*header))
+    names = list(sides)
+    print("   round " + " ".join(f"{name + ' wall':>13} {name + ' CPU':>12}" for name in names))
     with tempfile.TemporaryDirectory() as tmp:
-        _timed(sides["empty"], f"{tmp}/warm-empty")  # file-system cache and jsii package cache; not counted
-        _timed(sides["full"], f"{tmp}/warm-full")
+        for name, (command, cwd) in sides.items():  # file-system and jsii package caches; not counted
+            _timed(command, f"{tmp}/warm-{name}", cwd)
         for round_number in range(rounds):
-            order = list(sides) if round_number % 2 == 0 else list(reversed(sides))
-            for side in order:
-                seconds, cpu_seconds = _timed(sides[side], f"{tmp}/{side}{round_number}")
-                wall[side].append(seconds)
-                cpu[side].append(cpu_seconds)
-            print(
-                f"   {round_number + 1:>5} {wall['empty'][-1]:9.2f}s {wall['full'][-1]:9.2f}s "
-                f"{wall['full'][-1] / wall['empty'][-1]:6.2f}   {cpu['empty'][-1]:8.2f}s {cpu['full'][-1]:8.2f}s "
-                f"{cpu['full'][-1] / cpu['empty'][-1]:6.2f}"
-            )
+            shift = round_number % len(names)  # the order rotates, so drift hits every side alike
+            for name in names[shift:] + names[:shift]:
+                command, cwd = sides[name]
+                seconds, cpu_seconds = _timed(command, f"{tmp}/{name}{round_number}", cwd)
+                wall[name].append(seconds)
+                cpu[name].append(cpu_seconds)
+            print(f"   {round_number + 1:>5} " + " ".join(f"{wall[n][-1]:12.2f}s {cpu[n][-1]:11.2f}s" for n in names))
     for label, samples in (("wall", wall), ("CPU", cpu)):
-        ratios = sorted(full / empty for full, empty in zip(samples["full"], samples["empty"], strict=True))
-        print(
-            f"   {label:<4}: empty median {statistics.median(samples['empty']):.2f} s, full median "
-            f"{statistics.median(samples['full']):.2f} s; ratio median {statistics.median(ratios):.2f}x "
-            f"(spread {ratios[0]:.2f}-{ratios[-1]:.2f}; target <= {TARGET_RATIO:.1f}x)"
-        )
+        medians = ", ".join(f"{name} {statistics.median(samples[name]):.2f} s" for name in names)
+        print(f"   {label:<4} medians: {medians}")
+        for name in names[1:]:
+            ratios = sorted(full / empty for full, empty in zip(samples[name], samples["empty"], strict=True))
+            print(
+                f"   {label:<4} {name} / empty: median {statistics.median(ratios):.2f}x "
+                f"(spread {ratios[0]:.2f}-{ratios[-1]:.2f}; target <= {TARGET_RATIO:.1f}x)"
+            )
+        if compare:
+            ratios = sorted(full / other for full, other in zip(samples["full"], samples["compare"], strict=True))
+            print(
+                f"   {label:<4} full / compare: median {statistics.median(ratios):.2f}x "
+                f"(spread {ratios[0]:.2f}-{ratios[-1]:.2f})"
+            )
     print(f"   load average after: {_load()}")
 
 
@@ -178,7 +190,7 @@ from product import payment_stack, compliance
 from product.catalog import catalog_stack, product_stack
 import_app = time.perf_counter() - t
 
-wrap(stage.PaymentStage, "__init__", lambda self, scope, env, **_: f"stage {env}: PaymentStack construction")
+wrap(stage.PaymentStage, "__init__", lambda self, scope, name, **_: f"stage {name}: PaymentStack construction")
 wrap(stage.CatalogStage, "__init__", "stage catalog: catalog stack construction")
 wrap(product_stack.PaymentProductStack, "__init__", "product stack (PaymentProductStack) construction")
 wrap(pipelines.CodePipeline, "add_stage", lambda self, stage, **_: f"stage {stage.node.id}: synth by CDK Pipelines")
@@ -188,14 +200,14 @@ wrap(pipeline_stack.PaymentPipelineStack, "__init__", "PaymentPipeline stack con
 pipeline_app.add_nag_gate = lambda scope: timed("nag gate: add both packs", compliance.add_nag_gate, scope)
 
 phase[0] = "construct every stack"
-app = App(context=pipeline_app.cdk_json_context(), builtin_cloud_formation_validation=False)
-context = app.node.get_all_context()
-settings = pipeline_app.DeliverySettings.from_context(context)
-app_context = pipeline_app.read_app_context(context, os.environ)
-timed("build_app (all construction)", pipeline_app.build_app, app, settings, app_context,
-      pipeline_app.PipelineSettings.from_context(context))
-phase[0] = "app.synth (nag, templates, assets, tree.json)"
-timed("app.synth (pipeline and dev stacks, nag over all, tree.json)", app.synth)
+_build_app = pipeline_app.build_app
+pipeline_app.build_app = lambda *args, **kwargs: timed("build_app (all construction)", _build_app, *args, **kwargs)
+_synth = App.synth
+def synth(self, *args, **kwargs):
+    phase[0] = "app.synth (nag, templates, assets, tree.json)"
+    return timed("app.synth (pipeline and dev stacks, nag over all, tree.json)", _synth, self, *args, **kwargs)
+App.synth = synth
+pipeline_app.main()  # exactly what `cdk synth` runs
 print(json.dumps({"import_cdk": timed_import, "import_app": import_app, "spans": spans,
                   "calls": calls, "call_time": call_time}))
 """
@@ -282,13 +294,17 @@ def bench_suite() -> None:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds of both apps (default 7)")
+    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds of both apps (default 7; 0: none)")
+    parser.add_argument(
+        "--compare", type=Path, help="another checkout (e.g. of main) whose app runs in the same rounds"
+    )
     parser.add_argument("--no-breakdown", action="store_true", help="skip the instrumented breakdown run")
     parser.add_argument("--suite", action="store_true", help="also time the unit suite")
     args = parser.parse_args()
-    if args.rounds < 1:
-        parser.error("--rounds must be at least 1")
-    bench_ratio(args.rounds)
+    if args.rounds < 0:
+        parser.error("--rounds must be 0 or more")
+    if args.rounds:
+        bench_ratio(args.rounds, args.compare.resolve() if args.compare else None)
     if not args.no_breakdown:
         bench_breakdown()
     if args.suite:
