@@ -31,9 +31,12 @@ class PaymentStage(Stage):
 
 
 class CatalogStage(Stage):
-    """Publishes the Service Catalog product (portfolio, versions, launch role) after prod."""
+    """Publishes the Service Catalog product (portfolio, versions, launch role) after prod.
+
+    The stage has no environment of its own (the catalog stack carries the catalog account and region), so
+    the product stack inside it is environment-agnostic by construction.
+    """
 
     def __init__(self, scope: Construct, construct_id: str, *, catalog_settings: CatalogSettings) -> None:
-        env = Environment(account=catalog_settings.account, region=catalog_settings.region)
-        super().__init__(scope, construct_id, env=env)
+        super().__init__(scope, construct_id)
         self.stack = build_catalog(self, catalog_settings)

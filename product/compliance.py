@@ -27,11 +27,13 @@ def acknowledge(construct: IConstruct, *findings: tuple[str, str]) -> None:
 
     Call it on the smallest construct the finding concerns; the reason must say why, specifically.
     """
+    acknowledgments = []
     for rule_id, reason in findings:
         if len(reason.strip()) < MIN_REASON_LENGTH:
             raise ValueError(f"acknowledgment of {rule_id} on {construct.node.path} needs a specific reason")
         full_id = rule_id if rule_id.startswith(CDK_ANNOTATION) else f"{pack_of(rule_id)}::{rule_id}"
-        Validations.of(construct).acknowledge(Acknowledgment(id=full_id, reason=reason))
+        acknowledgments.append(Acknowledgment(id=full_id, reason=reason))
+    Validations.of(construct).acknowledge(*acknowledgments)  # one jsii round-trip for all of them
 
 
 def acknowledge_async_failures(function: IConstruct, reason: str) -> None:

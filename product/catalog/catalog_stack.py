@@ -25,7 +25,7 @@ from product.catalog.boundary import ProductPermissionsBoundary
 from product.catalog.deploy_time_functions import adopt
 from product.catalog.launch_role import ProductLaunchRole
 from product.catalog.launch_scopes import permissions_boundary_name
-from product.catalog.product_stack import PaymentProductStack
+from product.catalog.product_stack import PaymentProductStack, payment_product_stack
 from product.catalog.settings import CatalogSettings, OrganizationShare, principal_type
 from product.catalog.versions import SNAPSHOT_DIRECTORY, VERSIONS, ProductVersion, validate
 from product.compliance import acknowledge
@@ -64,7 +64,7 @@ class PaymentCatalogStack(Stack):
         self.settings = settings
         current = validate(versions)
         self.assets = ProductAssetBucket(self, "Assets")
-        self.product_stack = PaymentProductStack(self, PRODUCT_STACK_ID, asset_bucket=self.assets.bucket)
+        self.product_stack = payment_product_stack(self, PRODUCT_STACK_ID, asset_bucket=self.assets.bucket)
         self.assets.acknowledge_copy_function()
         self.history = servicecatalog.ProductStackHistory(
             self,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from aws_cdk import Aws, CfnCondition, CfnOutput, CfnParameter, Fn, ICfnConditionExpression, Stack
+from aws_cdk import Aws, CfnCondition, CfnOutput, CfnParameter, Fn, ICfnConditionExpression, Stack, Stage, Token
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_servicecatalog as servicecatalog
@@ -47,6 +47,7 @@ class PaymentProductStack(servicecatalog.ProductStack):
         super().__init__(
             scope, construct_id, asset_bucket=asset_bucket, description=PRODUCT_DESCRIPTION, analytics_reporting=False
         )
+        self._require_no_environment()
         # The template is snapshotted and locked per version: it must not depend on who synthesizes (the CDK
         # CLI adds path and asset metadata, an in-process synth such as the unit tests' does not).
         for key in DETERMINISTIC_CONTEXT:
@@ -67,7 +68,8 @@ class PaymentProductStack(servicecatalog.ProductStack):
         )
         options = DeploymentOptions(
             name_suffix=self.name_suffix.value_as_string,
-            availability_zones=tuple(self.availability_zones),
+            # The launch region's first two zones, never a synth-time lookup or a fixed list.
+            availability_zones=(Fn.select(0, Fn.get_azs()), Fn.select(1, Fn.get_azs())),
             notification_email=self.notification_email.value_as_string,
             subscribe_notification_email=email_given,
             create_guardduty_detector=opt_ins[GUARDDUTY.parameter],
@@ -90,20 +92,16 @@ class PaymentProductStack(servicecatalog.ProductStack):
         self.cfn_outputs[Output.EDGE_URL].condition = opt_ins[SHIELD.parameter]()
         self._describe_image_parameter()
 
-    # A ProductStack takes the environment of the Stage it is in; a product must not: it launches in
-    # whichever account and region the portfolio reaches, so ARNs, principals and zones resolve there.
-    @property
-    def account(self) -> str:
-        return Aws.ACCOUNT_ID
-
-    @property
-    def region(self) -> str:
-        return Aws.REGION
-
-    @property
-    def availability_zones(self) -> list[str]:
-        """The launch region's first two zones (`Fn::GetAZs`), never a synth-time lookup or a fixed list."""
-        return [Fn.select(0, Fn.get_azs()), Fn.select(1, Fn.get_azs())]
+    def _require_no_environment(self) -> None:
+        """A product launches in whichever account and region the portfolio reaches, so ARNs, principals and
+        zones must resolve there (`AWS::AccountId`, `AWS::Region`, `Fn::GetAZs`); a ProductStack would take
+        the env of the Stage it is in."""
+        if not (Token.is_unresolved(self.account) and Token.is_unresolved(self.region)):
+            raise ConfigurationError(
+                f"the Service Catalog product {self.node.path} would be bound to account {self.account} and region "
+                f"{self.region}, inherited from its Stage: create it with payment_product_stack() (as build_catalog "
+                "does), which keeps it environment-agnostic in any Stage"
+            )
 
     # -- parameters ---------------------------------------------------------------------------------
     def _add_parameters(self) -> None:
@@ -166,6 +164,34 @@ class PaymentProductStack(servicecatalog.ProductStack):
             if parameter.description is None and str(parameter.type).startswith("AWS::SSM::Parameter::Value"):
                 parameter.description = "Public SSM parameter of the reconciliation fleet's Amazon Linux 2023 AMI"
                 parameter.allowed_values = [parameter.default]
+
+
+class _StageBoundProductStack(PaymentProductStack):
+    """The product inside a Stage that has an env: these overrides keep it environment-agnostic anyway.
+
+    Every read of an overridden property is a jsii callback from node into Python (about 1,300 a synth), so
+    the app's own catalog stage has no env and uses `PaymentProductStack` itself.
+    """
+
+    @property
+    def account(self) -> str:
+        return Aws.ACCOUNT_ID
+
+    @property
+    def region(self) -> str:
+        return Aws.REGION
+
+    @property
+    def availability_zones(self) -> list[str]:
+        return [Fn.select(0, Fn.get_azs()), Fn.select(1, Fn.get_azs())]
+
+
+def payment_product_stack(scope: Construct, construct_id: str, *, asset_bucket: s3.IBucket) -> PaymentProductStack:
+    """The product stack in `scope`, bound to no account or region whichever Stage holds it."""
+    stage = Stage.of(scope)
+    bound = stage is not None and (stage.account is not None or stage.region is not None)
+    product_class = _StageBoundProductStack if bound else PaymentProductStack
+    return product_class(scope, construct_id, asset_bucket=asset_bucket)
 
 
 class LaunchConditions:

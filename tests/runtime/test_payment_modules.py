@@ -11,6 +11,7 @@ import payment_events
 import payments_store
 import pytest
 import runtime_config
+import telemetry
 from botocore.exceptions import ClientError
 from payments_testkit import ASSET_ROOT, FakeLambdaContext, rest_event, sqs_event
 from sample_request import VALID_BODY
@@ -24,6 +25,31 @@ def load_fresh(module_name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def test_a_cold_start_creates_only_the_dynamodb_client_and_the_rest_on_first_use():
+    api = load_fresh("api")
+    assert "s3_client" not in vars(api) and "events_client" not in vars(api)
+    s3_client = api.s3_client
+    assert s3_client.meta.service_model.service_name == "s3"
+    assert api.s3_client is s3_client is api.clients("s3")  # then kept for the process
+    with pytest.raises(AttributeError, match="no attribute 'sqs_client'"):
+        _ = api.sqs_client
+
+
+def test_clients_created_later_use_the_environment_the_function_imported_with(monkeypatch):
+    """A local host may set the function's environment only while it imports (the rehearsal does)."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:4566")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "imported-with")
+    clients = telemetry.Clients()
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "changed-later")
+    events = clients("events")
+    assert events.meta.endpoint_url == "http://127.0.0.1:4566"
+    assert events.meta.region_name == "eu-west-1"
+    assert events._request_signer._credentials.access_key == "imported-with"
 
 
 def test_config_names_every_missing_variable():

@@ -12,12 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk import App, Environment, Names, Stack, Stage
+from aws_cdk import App, Environment, Names, Stack, Stage, Token
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_servicecatalog as servicecatalog
 from constructs import Construct
 
 from pipeline.pipeline_stack import CATALOG_STAGE_ID, PIPELINE_STACK_ID
+from pipeline.stage import CatalogStage
 from product.catalog.catalog_stack import CATALOG_STACK_ID, PRODUCT_STACK_ID, build_catalog
+from product.catalog.product_stack import PaymentProductStack, payment_product_stack
 from product.catalog.settings import CatalogSettings
 from product.catalog.versions import SNAPSHOT_DIRECTORY, VERSIONS, ProductVersion, validate
 from product.compliance import add_nag_gate
@@ -183,3 +186,24 @@ def test_every_lambda_in_the_staged_catalog_logs_to_a_cdk_named_group(staged_cat
             assert "Ref" in resource["Properties"]["LoggingConfig"]["LogGroup"], logical_id
         if resource["Type"] == "AWS::Logs::LogGroup":
             assert "/aws/lambda/" not in json.dumps(resource["Properties"]), logical_id
+
+
+def test_a_product_stack_bound_to_its_stages_env_is_refused(cdk_context: dict[str, Any]) -> None:
+    """Built directly in a Stage with an env, the ProductStack would inherit that account and region."""
+    app = App(context=cdk_context)
+    stage = Stage(app, PUBLISH_STAGE, env=Environment(account=ACCOUNT, region=REGION))
+    parent = Stack(stage, CATALOG_STACK_ID)
+    bucket = s3.Bucket.from_bucket_name(parent, "Assets", "payment-product-assets")
+    with pytest.raises(ConfigurationError, match=r"bound to account 111111111111 and region us-east-1.*"):
+        PaymentProductStack(parent, PRODUCT_STACK_ID, asset_bucket=bucket)
+    agnostic = payment_product_stack(parent, "Agnostic", asset_bucket=bucket)
+    assert Token.is_unresolved(agnostic.account) and Token.is_unresolved(agnostic.region)
+
+
+def test_the_apps_catalog_stage_has_no_env_so_its_product_needs_no_overrides(cdk_context: dict[str, Any]) -> None:
+    """Overridden account/region cost one jsii callback per read; the app's product stack is the plain class."""
+    app = App(context=cdk_context)
+    stage = CatalogStage(app, CATALOG_STAGE_ID, catalog_settings=_settings())
+    assert stage.account is None and stage.region is None
+    assert type(stage.stack.product_stack) is PaymentProductStack
+    assert (stage.stack.account, stage.stack.region) == (ACCOUNT, REGION)

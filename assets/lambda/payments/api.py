@@ -41,9 +41,28 @@ REPLAYED_HEADER = "Idempotent-Replayed"
 
 CONFIG = runtime_config.RuntimeConfig(runtime_config.API_VARIABLES)
 logger, tracer, metrics = telemetry.observability("payments-api", CONFIG.get("ENVIRONMENT"))
-dynamodb_client, s3_client, events_client = telemetry.clients("dynamodb", "s3", "events")
+clients = telemetry.Clients()
+dynamodb_client = clients("dynamodb")  # every request reads or writes DynamoDB: created at import
+# The audit bucket and the event bus are written by POST only: their clients are created by the first
+# create (a cold start that reads skips them), as the module attributes `s3_client` and `events_client`.
+LAZY_CLIENTS = {"s3_client": "s3", "events_client": "events"}
 
 store = payments_store.PaymentsStore(dynamodb_client, CONFIG.get("PAYMENTS_TABLE_NAME"))
+
+
+def __getattr__(name: str) -> Any:
+    """`s3_client` and `events_client` on first access; afterwards plain module attributes."""
+    service = LAZY_CLIENTS.get(name)
+    if service is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    client = globals()[name] = clients(service)
+    return client
+
+
+def _client(name: str) -> Any:
+    """The module's client `name` (one of LAZY_CLIENTS), created on first use; a replacement set on the
+    module (a test's fake) is used as is."""
+    return globals().get(name) or __getattr__(name)
 
 
 def _mark_replayed(response: dict[str, Any], _record: Any) -> dict[str, Any]:
@@ -202,7 +221,7 @@ def create_payment(*, request: dict[str, Any], invocation: _Invocation) -> dict[
         payment, caller=invocation.caller, request_id=invocation.request_id, recorded_at=now
     )
     audit_written = audit_log.write_once(
-        s3_client,
+        _client("s3_client"),
         CONFIG.get("AUDIT_BUCKET_NAME"),
         audit_log.object_key(payment),
         validation.canonical_json(record).encode("utf-8"),
@@ -211,7 +230,7 @@ def create_payment(*, request: dict[str, Any], invocation: _Invocation) -> dict[
     # 3. The event, last; recorded on the item so that a later retry does not publish it again.
     event_published = False
     if not payment.get("event_published_at"):
-        payment_events.publish_payment_created(events_client, CONFIG.get("EVENT_BUS_NAME"), payment)
+        payment_events.publish_payment_created(_client("events_client"), CONFIG.get("EVENT_BUS_NAME"), payment)
         store.mark_event_published(payment_id, _utc_now())
         event_published = True
 

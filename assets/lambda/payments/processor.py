@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 CONFIG = runtime_config.RuntimeConfig(runtime_config.PROCESSOR_VARIABLES)
 logger, tracer, metrics = telemetry.observability("payments-processor", CONFIG.get("ENVIRONMENT"))
-(dynamodb_client,) = telemetry.clients("dynamodb")
+dynamodb_client = telemetry.Clients()("dynamodb")
 store = payments_store.PaymentsStore(dynamodb_client, CONFIG.get("PAYMENTS_TABLE_NAME"))
 
 # Report failures record by record, even when the whole batch fails (no exception, no batch retry).

@@ -1,0 +1,29 @@
+"""How pytest-xdist shares the suite between workers (scripts/check: `pytest -n 2 --dist loadscope`).
+
+The unit tests are one work unit and the rehearsal tests another: each builds expensive session fixtures
+(the unit tests' in-process synth of the whole app; the rehearsal's CLI synth, emulator and bootstrap)
+that a second worker would build again. Every other test (tests/runtime) is a work unit of its own, handed
+to whichever worker is free. (`--dist loadgroup` with `xdist_group` marks would say the same, but
+pytest-xdist 3.8 cannot rename node ids under pytest 9, so its groups are silently ignored.)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+SHARED_FIXTURE_DIRECTORIES = ("tests/unit/", "tests/rehearsal/")
+
+
+@pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist; absent without it
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getoption("dist") != "loadscope":
+        return None
+    from xdist.scheduler import LoadScopeScheduling  # noqa: PLC0415 (only with pytest-xdist)
+
+    class DirectoryScopes(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return next((d for d in SHARED_FIXTURE_DIRECTORIES if nodeid.startswith(d)), nodeid)
+
+    return DirectoryScopes(config, log)
