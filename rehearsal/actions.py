@@ -32,9 +32,9 @@ from urllib.parse import quote
 from product.contract import NOT_EMULATED_VARIABLE
 from rehearsal import build_image, cdk_cli, codebuild
 from rehearsal.assembly import StackArtifact, stacks
+from rehearsal.deployed_stage import DeployedStack, StageRuntime, account_for, write_not_emulated
 from rehearsal.pipeline_plan import PipelinePlan, PlannedAction
 from rehearsal.safety import check_caller_environment
-from rehearsal.deployed_stage import DeployedStack, StageRuntime, account_for, write_not_emulated
 from rehearsal.variables import Variables
 
 CAPABILITY_IAM = "CAPABILITY_IAM"
@@ -443,7 +443,7 @@ def run_cloudformation(state: RunState, action: PlannedAction, log: Path) -> Out
             "change sets, so the execute action deploys the template directly",
             details={"stack": stack_name, "template": str(template)},
         )
-    artifact = _assembly_stack(template, stack_name, state)
+    artifact = _assembly_stack(template, stack_name)
     env = state.emulator.environment()
     with log.open("a", encoding="utf-8") as out:
         out.write(f"deploy {template} as {stack_name} ({mode}); parameters {parameters}\n")
@@ -541,7 +541,7 @@ def _assembly_root(template: Path) -> Path:
     return template.parent
 
 
-def _assembly_stack(template: Path, stack_name: str, state: RunState) -> StackArtifact | None:
+def _assembly_stack(template: Path, stack_name: str) -> StackArtifact | None:
     """The cloud assembly's stack artifact of this template file, if the template belongs to one."""
     root = _assembly_root(template)
     if not (root / "manifest.json").is_file():
@@ -619,8 +619,9 @@ def _output_variables(outputs: dict[str, str], runtime: StageRuntime) -> tuple[d
         if match and match.group("api") in served:
             local = served[match.group("api")] + value[match.end() :]
             rewrites[key] = f"{value} -> {local}"
-            value = local
-        variables[key] = value
+            variables[key] = local
+        else:
+            variables[key] = value
     return variables, rewrites
 
 

@@ -18,6 +18,7 @@ Not emulated: `run-as`, `proxy`, `batch`, `cache` (noted in the log when present
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
@@ -186,10 +187,8 @@ class _Shell:
 
     def kill(self) -> None:
         if self.process.poll() is None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(self.process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
         self.process.wait()
 
     def close(self) -> None:
@@ -234,29 +233,12 @@ def run_build(
                 note = f"buildspec key {key!r} is not emulated by the rehearsal (ignored)"
                 result.notes.append(note)
                 _log(log, note)
-        shell = _Shell(buildspec.shell, cwd=source_dir, env=env, log=log, control=control_dir)
         checkpoint = control_dir / "env"
         try:
-            stop_all = only_post_build = False
-            for phase in buildspec.phases:
-                if stop_all or (only_post_build and phase.name != "post_build"):
-                    phases.append(PhaseResult(phase.name, "NOT_RUN"))
-                    continue
-                outcome = _run_phase(shell, phase, log=log, deadline=deadline)
-                phases.append(outcome)
-                if outcome.status == "FAILED":
-                    if result.status == "SUCCEEDED":
-                        result.status, result.message = "FAILED", f"phase {phase.name.upper()}: {outcome.message}"
-                    if phase.on_failure == "ABORT":
-                        stop_all = phase.name in _ENDS_BUILD_ON_FAILURE
-                        only_post_build = True
-                    shell = _keep_alive(shell, "export CODEBUILD_BUILD_SUCCEEDING=0", checkpoint, env, log, deadline)
-                shell = _keep_alive(shell, f"env -0 > '{checkpoint}'", checkpoint, env, log, deadline)
+            _run_phases(buildspec, result, _Session(source_dir, env, log, checkpoint, deadline))
         except TimeoutError:
             result.status, result.message = "FAILED", f"build timed out after {timeout_s / 60:.0f} minutes"
             _log(log, result.message)
-        finally:
-            shell.close()
         final_env = _restore(checkpoint, env)
         if result.status == "SUCCEEDED":
             for name in buildspec.exported_variables:
@@ -274,18 +256,61 @@ def run_build(
     return result
 
 
-def _keep_alive(
-    shell: _Shell, command: str, checkpoint: Path, env: dict[str, str], log: TextIO, deadline: float
-) -> _Shell:
-    """Run a bookkeeping command; if the shell has ended (a command ran `exit`), start a new one from the
-    last phase's environment, as the following phases need one."""
-    if shell.run(command, deadline=deadline) != -1:
-        return shell
-    shell.close()
-    _log(log, "the shell ended; a new shell continues from the last phase's environment")
-    fresh = _Shell(shell.shell, cwd=shell.cwd, env=_restore(checkpoint, env), log=log, control=shell.status.parent)
-    fresh.run(command, deadline=deadline)
-    return fresh
+@dataclass
+class _Session:
+    """The build's shell, replaced by a new one (from the last phase's environment) if a command ran `exit`."""
+
+    source_dir: Path
+    env: dict[str, str]
+    log: TextIO
+    checkpoint: Path
+    deadline: float
+    shell: _Shell | None = None
+
+    def current(self, buildspec: Buildspec) -> _Shell:
+        if self.shell is None:
+            self.shell = _Shell(
+                buildspec.shell,
+                cwd=self.source_dir,
+                env=_restore(self.checkpoint, self.env),
+                log=self.log,
+                control=self.checkpoint.parent,
+            )
+        return self.shell
+
+    def bookkeeping(self, buildspec: Buildspec, command: str) -> None:
+        if self.current(buildspec).run(command, deadline=self.deadline) == -1:
+            self.close()
+            _log(self.log, "the shell ended; a new shell continues from the last phase's environment")
+            self.current(buildspec).run(command, deadline=self.deadline)
+
+    def close(self) -> None:
+        if self.shell is not None:
+            self.shell.close()
+            self.shell = None
+
+
+def _run_phases(buildspec: Buildspec, result: BuildResult, session: _Session) -> None:
+    """CodeBuild's phase transitions: a failed install or pre_build ends the build, a failed build still runs
+    post_build; `on-failure: CONTINUE` goes on as if the phase had succeeded."""
+    stop_all = only_post_build = False
+    try:
+        for phase in buildspec.phases:
+            if stop_all or (only_post_build and phase.name != "post_build"):
+                result.phases.append(PhaseResult(phase.name, "NOT_RUN"))
+                continue
+            outcome = _run_phase(session.current(buildspec), phase, log=session.log, deadline=session.deadline)
+            result.phases.append(outcome)
+            if outcome.status == "FAILED":
+                if result.status == "SUCCEEDED":
+                    result.status, result.message = "FAILED", f"phase {phase.name.upper()}: {outcome.message}"
+                if phase.on_failure == "ABORT":
+                    stop_all = phase.name in _ENDS_BUILD_ON_FAILURE
+                    only_post_build = True
+                session.bookkeeping(buildspec, "export CODEBUILD_BUILD_SUCCEEDING=0")
+            session.bookkeeping(buildspec, f"env -0 > '{session.checkpoint}'")
+    finally:
+        session.close()
 
 
 def _run_phase(shell: _Shell, phase: Phase, *, log: TextIO, deadline: float) -> PhaseResult:
@@ -316,7 +341,7 @@ def _restore(checkpoint: Path, fallback: dict[str, str]) -> dict[str, str]:
     if not checkpoint.is_file():
         return dict(fallback)
     pairs = [item.split("=", 1) for item in checkpoint.read_text(errors="replace").split("\0") if "=" in item]
-    return {k: v for k, v in pairs}
+    return dict(pairs)
 
 
 def matched_files(base: Path, patterns: list[str], exclude: list[str] | None = None) -> list[Path]:

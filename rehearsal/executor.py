@@ -260,10 +260,10 @@ class PipelineRehearsal:
                 outcome.details["variables"] = done.variables
             return True
         except UnresolvedVariableError as error:
-            return self._failed(outcome, str(error), log, result)
+            return self._failed(outcome, str(error), result)
         except actions.ActionFailedError as error:
             outcome.details = error.details
-            return self._failed(outcome, str(error), log, result)
+            return self._failed(outcome, str(error), result)
         except actions.NotEmulatedError as error:
             readers = plan.readers_after(action)
             outcome.status = NOT_EMULATED
@@ -285,7 +285,7 @@ class PipelineRehearsal:
             outcome.seconds = time.monotonic() - started
             self._print_action(outcome)
 
-    def _failed(self, outcome: ActionResult, message: str, log: Path, result: RunResult) -> bool:
+    def _failed(self, outcome: ActionResult, message: str, result: RunResult) -> bool:
         outcome.status, outcome.summary = FAILED, message
         result.exit_code = 1
         result.verdict = f"PIPELINE FAILED at {outcome.path}"

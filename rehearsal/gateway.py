@@ -237,7 +237,7 @@ class LocalRestApi:
         try:
             response = self.functions.function(route.function).invoke(event)
             return _http_response(response, request_id)
-        except Exception as error:  # noqa: BLE001 - a function error is API Gateway's 502, logged here
+        except Exception as error:
             self.error_log(request_id, route, error)
             return _json(502, {"message": "Internal server error"}, request_id)
 

@@ -15,10 +15,10 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from rehearsal.assembly import AssemblyError, StackArtifact, stacks
 
@@ -342,25 +342,37 @@ class TemplateValues:
             return value
         if len(value) == 1:
             ((function, argument),) = value.items()
-            if function == "Ref":
-                return self._ref(argument)
-            if function == "Fn::GetAtt":
-                logical_id, attribute = argument if isinstance(argument, list) else argument.split(".", 1)
-                return self._get_att(logical_id, attribute)
-            if function == "Fn::Join":
-                separator, items = argument
-                return separator.join(str(self.resolve(item)) for item in self.resolve(items))
-            if function == "Fn::Sub":
-                return self._sub(argument)
-            if function == "Fn::Select":
-                index, items = argument
-                return self.resolve(items)[int(self.resolve(index))]
-            if function == "Fn::Split":
-                separator, text = argument
-                return str(self.resolve(text)).split(separator)
+            handler = self._FUNCTIONS.get(function)
+            if handler is not None:
+                return handler(self, argument)
             if function.startswith("Fn::"):
                 raise PlanError(f"{function} is not resolved by the rehearsal's planner (in {json.dumps(value)[:200]})")
         return {k: self.resolve(v) for k, v in value.items()}
+
+    def _fn_get_att(self, argument: Any) -> str:
+        logical_id, attribute = argument if isinstance(argument, list) else argument.split(".", 1)
+        return self._get_att(logical_id, attribute)
+
+    def _fn_join(self, argument: Any) -> str:
+        separator, items = argument
+        return str(separator).join(str(self.resolve(item)) for item in self.resolve(items))
+
+    def _fn_select(self, argument: Any) -> Any:
+        index, items = argument
+        return self.resolve(items)[int(self.resolve(index))]
+
+    def _fn_split(self, argument: Any) -> list[str]:
+        separator, text = argument
+        return str(self.resolve(text)).split(separator)
+
+    _FUNCTIONS: ClassVar[dict[str, Callable[[TemplateValues, Any], Any]]] = {
+        "Ref": lambda self, argument: self._ref(argument),
+        "Fn::GetAtt": _fn_get_att,
+        "Fn::Join": _fn_join,
+        "Fn::Sub": lambda self, argument: self._sub(argument),
+        "Fn::Select": _fn_select,
+        "Fn::Split": _fn_split,
+    }
 
     def physical_name(self, logical_id: str) -> str:
         resource = self._resource(logical_id)

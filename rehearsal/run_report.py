@@ -10,7 +10,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from rehearsal import shims
-from rehearsal.executor import FAILED, SKIPPED, SUCCEEDED, RunResult
+from rehearsal.executor import RunResult
 
 
 def write_json(result: RunResult, reports: Path) -> Path:
@@ -72,8 +72,8 @@ def print_summary(result: RunResult, out: Callable[[str], None], *, html_page: P
     out("")
     out(f"run page {html_page}; summary {json_file}")
     out(
-        f"{result.verdict}: bootstrap {result.bootstrap_s:.1f} s, pipeline {result.total_s - result.bootstrap_s:.1f} s; "
-        f"exit {result.exit_code}"
+        f"{result.verdict}: bootstrap {result.bootstrap_s:.1f} s, "
+        f"pipeline {result.total_s - result.bootstrap_s:.1f} s; exit {result.exit_code}"
     )
 
 
@@ -134,14 +134,19 @@ def write_html(result: RunResult, reports: Path) -> Path:
         f"<td>{html.escape(i.get('name', ''))}</td><td>{html.escape(i.get('reason', ''))}</td></tr>"
         for i in result.not_emulated
     )
+    stage_rows = "".join(
+        f'<tr class="{html.escape(result.stage_status(s))}"><td>{html.escape(s)}</td>'
+        f"<td>{html.escape(result.stage_status(s))}</td></tr>"
+        for s in stages
+    )
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Rehearsal of {html.escape(result.pipeline)}</title>
 <style>{_STYLE}</style></head><body>
 <h1>Rehearsal of pipeline {html.escape(result.pipeline)}: {html.escape(result.verdict)}</h1>
-<p>{html.escape(result.source_note)}<br>template {html.escape(result.template)}; emulator {html.escape(result.emulator)};
-exit {result.exit_code}; {result.total_s:.1f} s</p>
+<p>{html.escape(result.source_note)}<br>template {html.escape(result.template)};
+emulator {html.escape(result.emulator)}; exit {result.exit_code}; {result.total_s:.1f} s</p>
 <h2>Stages</h2><table><tr><th>stage</th><th>status</th></tr>
-{"".join(f'<tr class="{html.escape(result.stage_status(s))}"><td>{html.escape(s)}</td><td>{html.escape(result.stage_status(s))}</td></tr>' for s in stages)}
+{stage_rows}
 </table>
 <h2>Actions</h2><table><tr><th>stage</th><th>action</th><th>run order</th><th>status</th><th>time</th><th>log</th>
 <th>what it did</th></tr>{"".join(rows)}</table>
@@ -155,10 +160,3 @@ exit {result.exit_code}; {result.total_s:.1f} s</p>
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page)
     return path
-
-
-def exit_summary(result: RunResult) -> str:
-    ran = sum(1 for a in result.actions if a.status == SUCCEEDED)
-    failed = [a.path for a in result.actions if a.status == FAILED]
-    skipped = sum(1 for a in result.actions if a.status == SKIPPED)
-    return f"{ran} actions succeeded, {len(failed)} failed {failed or ''}, {skipped} skipped"

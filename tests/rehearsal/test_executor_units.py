@@ -269,7 +269,7 @@ def test_a_failed_install_ends_the_build_and_a_missing_artifact_fails_it(tmp_pat
 
 
 def test_buildspec_errors_say_what_is_wrong() -> None:
-    with pytest.raises(codebuild.BuildspecError, match="version '0.1'; the rehearsal runs 0.2"):
+    with pytest.raises(codebuild.BuildspecError, match=r"version '0\.1'; the rehearsal runs 0\.2"):
         codebuild.Buildspec.parse('{"version": "0.1"}', origin="p")
     with pytest.raises(codebuild.BuildspecError, match="on-failure must be ABORT or CONTINUE"):
         codebuild.Buildspec.parse('{"version": 0.2, "phases": {"build": {"on-failure": "RETRY"}}}', origin="p")

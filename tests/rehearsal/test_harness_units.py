@@ -16,8 +16,8 @@ import pytest
 from rehearsal import __main__ as cli
 from rehearsal.assembly import stacks
 from rehearsal.event_sources import QueueMapping, SqsPoller
-from rehearsal.gateway import LocalRestApi, Route, _route_pattern
 from rehearsal.faults import parse_faults
+from rehearsal.gateway import LocalRestApi, Route, _route_pattern
 from rehearsal.safety import (
     DUMMY_ACCESS_KEY_ID,
     DUMMY_SECRET_ACCESS_KEY,
@@ -401,7 +401,7 @@ def test_gateway_serves_50_concurrent_connections_without_reset_or_5xx(tmp_path:
             caller_arn="arn:aws:iam::111111111111:user/rehearsal",
             log=log,
         ).start()
-        host, port = api._server.server_address[:2]  # noqa: SLF001 - the test needs the raw address
+        host, port = api._server.server_address[:2]
 
         def client(index: int) -> None:
             try:

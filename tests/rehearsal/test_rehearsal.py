@@ -10,6 +10,7 @@ from __future__ import annotations
 import copy
 import io
 import json
+import re
 import shutil
 import subprocess
 import threading
@@ -147,10 +148,10 @@ def test_skipped_resources_are_accounted_once_by_type_with_per_stage_counts(
     ]
     assert {s.logical_id for s in emulator.skipped.for_stack(stack_id)} == skipped
     provided = {i["type"] for i in result.provided_by_harness}
-    assert PROVIDED_TYPES <= provided
+    assert provided >= PROVIDED_TYPES
     summary = progress[progress.index("rehearsal summary") :]
     for resource_type in NOT_EMULATED_TYPES:
-        assert summary.count(resource_type) == 1, f"{resource_type} listed more than once:\n{summary}"
+        assert len(re.findall(rf"^  {re.escape(resource_type)} ", summary, re.M)) == 1, summary
 
 
 def test_install_step_removed_fails_dev_smoke_naming_the_missing_module(
@@ -173,7 +174,9 @@ def test_install_step_removed_fails_dev_smoke_naming_the_missing_module(
     failed = [a for a in result.actions if a.status == FAILED]
     assert [a.stage for a in failed] == ["dev"] and failed[0].details.get("project"), progress
     assert f"PIPELINE FAILED at {failed[0].path}" in progress
-    assert "boto3 is not installed" in progress  # the last log lines name the module the fresh checkout lacks
+    # the last log lines name the modules the fresh checkout lacks (scripts/smoke: "smoke: pytest, boto3, botocore
+    # are not installed for ...")
+    assert re.search(r"smoke: [a-z, ]*boto3[a-z, ]* (is|are) not installed", progress), progress
     assert "last " in progress and "lines of" in progress
 
 
@@ -336,8 +339,16 @@ def test_serve_mode_prints_one_json_line_and_serves_the_api(
             "SMOKE_NOT_EMULATED_FILE": line["not_emulated_file"],
         }
         smoke = subprocess.run(
-            [str(SMOKE), "--stack-name", line["stack_name"], "--report-dir", str(reports / "by-stack-name")]
-            + ["--", "-k", "test_01_outputs or test_06_compute"],
+            [
+                str(SMOKE),
+                "--stack-name",
+                line["stack_name"],
+                "--report-dir",
+                str(reports / "by-stack-name"),
+                "--",
+                "-k",
+                "test_01_outputs or test_06_compute",
+            ],
             env=env,
             capture_output=True,
             text=True,
