@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-import yaml
+import yaml  # type: ignore[import-untyped]  # PyYAML ships no type hints and types-PyYAML is not pinned here
 
 PHASES = ("install", "pre_build", "build", "post_build")
 _ENDS_BUILD_ON_FAILURE = {"install", "pre_build"}

@@ -389,7 +389,7 @@ class PipelineRehearsal:
             self.state.plan = new
 
     def _bootstrap(self) -> float:
-        done: set[tuple[str, str]] = getattr(self.emulator, "bootstrapped", set())
+        done = self.emulator.bootstrapped
         key = (self.emulator.account, self.emulator.region)
         if key in done:
             return 0.0
@@ -401,7 +401,6 @@ class PipelineRehearsal:
             account=key[0], region=key[1], assembly=self.assembly, env=self.emulator.environment(), log_file=log
         )
         done.add(key)
-        self.emulator.bootstrapped = done  # type: ignore[attr-defined] - remembered by a shared emulator
         return run.seconds
 
     def _new_state(self, plan: PipelinePlan, commit: str, branch: str) -> actions.RunState:
