@@ -62,7 +62,7 @@ def emulator(no_aws_credentials: None, reports: Path) -> Iterator[Emulator]:
 
 
 _NOT_SOURCE = {".git", ".venv", ".venv-smoke", "node_modules", "cdk.out", "reports", "__pycache__", ".pytest_cache"}
-_NOT_SOURCE |= {".ruff_cache", ".hypothesis"}
+_NOT_SOURCE |= {".ruff_cache", ".mypy_cache", ".hypothesis", ".import_linter_cache"}
 
 
 def _source_files(root: Path) -> list[Path]:
@@ -79,7 +79,9 @@ def _source_files(root: Path) -> list[Path]:
     return [
         path
         for path in root.rglob("*")
-        if path.is_file() and not _NOT_SOURCE.intersection(path.relative_to(root).parts)
+        if path.is_file()
+        and not _NOT_SOURCE.intersection(path.relative_to(root).parts)
+        and not any(part.endswith(".egg-info") for part in path.relative_to(root).parts)
     ]
 
 
