@@ -372,3 +372,95 @@ def test_shims_are_documented() -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     missing = [s.name for s in shims.SHIMS if s.name not in readme]
     assert not missing, f"shims not described in the README: {missing}"
+
+
+# --- the approval ----------------------------------------------------------------------------------------
+
+REPORT = {
+    "version": "0.2",
+    "env": {"shell": "bash", "exported-variables": ["REPORT_URL"]},
+    "phases": {
+        "build": {
+            "commands": [
+                'export REPORT_URL="https://us-east-1.console.aws.amazon.com/codesuite/codebuild/111111111111/projects/'
+                '${CODEBUILD_BUILD_ID%%:*}/build/${CODEBUILD_BUILD_ID/:/%3A}/reports?region=us-east-1"',
+                "mkdir -p out && echo '<testsuite tests=\"1\"/>' > out/junit.xml",
+                "echo '<html></html>' > out/report.html",
+            ]
+        }
+    },
+    "reports": {"checks": {"files": ["junit.xml"], "base-directory": "out"}},
+    "artifacts": {"base-directory": "out", "files": ["**/*"]},
+}
+
+
+def _approval_pipeline(tmp_path: Path) -> Path:
+    """A two-stage pipeline of its own: a build that exports its console report link, then an approval."""
+    source = {
+        "Name": "Checkout",
+        "ActionTypeId": {"Category": "Source", "Owner": "AWS", "Provider": "CodeStarSourceConnection", "Version": "1"},
+        "Configuration": {"FullRepositoryId": "example-org/x", "BranchName": "main", "ConnectionArn": "arn:c"},
+        "OutputArtifacts": [{"Name": "src"}],
+        "Namespace": "Src",
+    }
+    build = {
+        "Name": "Checks",
+        "ActionTypeId": {"Category": "Test", "Owner": "AWS", "Provider": "CodeBuild", "Version": "1"},
+        "Configuration": {"ProjectName": {"Ref": "Checks"}},
+        "InputArtifacts": [{"Name": "src"}],
+        "OutputArtifacts": [{"Name": "checked"}],
+        "Namespace": "Checked",
+    }
+    approval = {
+        "Name": "Release",
+        "ActionTypeId": {"Category": "Approval", "Owner": "AWS", "Provider": "Manual", "Version": "1"},
+        "Configuration": {
+            "CustomData": "Release #{Src.CommitId}? Report: #{Checked.REPORT_URL}",
+            "ExternalEntityLink": "#{Checked.REPORT_URL}",
+        },
+        "RunOrder": 2,
+    }
+    template = {
+        "Resources": {
+            "Checks": {
+                "Type": "AWS::CodeBuild::Project",
+                "Properties": {"Name": "checks", "Source": {"BuildSpec": json.dumps(REPORT)}, "Environment": {}},
+            },
+            "Pipeline": {
+                "Type": "AWS::CodePipeline::Pipeline",
+                "Properties": {
+                    "Name": "tiny",
+                    "Stages": [{"Name": "Source", "Actions": [source]}, {"Name": "Gate", "Actions": [build, approval]}],
+                },
+            },
+        }
+    }
+    assembly = tmp_path / "tiny.out"
+    assembly.mkdir()
+    (assembly / "Tiny.template.json").write_text(json.dumps(template))
+    stack = {
+        "type": "aws:cloudformation:stack",
+        "environment": "aws://111111111111/us-east-1",
+        "properties": {"templateFile": "Tiny.template.json", "stackName": "Tiny"},
+    }
+    (assembly / "manifest.json").write_text(json.dumps({"version": "55.0.0", "artifacts": {"Tiny": stack}}))
+    return assembly
+
+
+def test_an_approval_without_a_terminal_stops_the_run_with_exit_0_and_its_link_is_local(
+    source_repo: Path, emulator: Emulator, tmp_path: Path
+) -> None:
+    assembly = _approval_pipeline(tmp_path)
+    rehearsal, progress = _rehearse(assembly, source_repo, tmp_path / "reports", emulator)
+    rehearsal.reuse_synth = False  # nothing in this pipeline synthesizes
+    with rehearsal:
+        result = rehearsal.run()
+    assert result.exit_code == 0, progress.getvalue()
+    release = result.action("Gate/Release")
+    assert release.status == "Stopped at approval"
+    assert "no terminal to ask and --approve not given" in release.summary
+    assert result.verdict == "PIPELINE STOPPED AT APPROVAL Gate/Release"
+    page = Path(result.action("Gate/Checks").details["local_page"])
+    assert page.name == "report.html" and page.is_file()
+    assert f"review {page.resolve().as_uri()}" in progress.getvalue()  # the console link became the local page
+    assert "console.aws.amazon.com" not in progress.getvalue().split("Release (Approval")[1]
