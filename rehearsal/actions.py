@@ -131,7 +131,7 @@ def run_source(state: RunState, action: PlannedAction, log: Path) -> Outcome:
     if len(action.output_artifacts) != 1:
         raise ActionFailedError(f"action {action.path}: a source action has exactly one output artifact")
     name = action.output_artifacts[0]
-    target = state.artifacts_dir / name
+    target = state.workspace / "artifacts" / name  # the commit's files: scratch, never under reports/
     shutil.rmtree(target, ignore_errors=True)
     target.mkdir(parents=True)
     clone_ref = config.get("OutputArtifactFormat") == "CODEBUILD_CLONE_REF"
@@ -247,7 +247,7 @@ def run_codebuild(state: RunState, action: PlannedAction, log: Path) -> Outcome:
         out.write(f"build {build_id} of project {project.name} ({project.image}, {project.compute_type})\n")
         for runtime in image.runtimes:
             out.write(f"runtime {runtime.name}: requested {runtime.requested}, used {runtime.used} {runtime.note}\n")
-    outputs = {name: state.artifacts_dir / name for name in action.output_artifacts}
+    outputs = {name: state.workspace / "artifacts" / name for name in action.output_artifacts}
     stacks_before = _stack_versions(state)
     result = codebuild.run_build(
         buildspec,
@@ -261,6 +261,7 @@ def run_codebuild(state: RunState, action: PlannedAction, log: Path) -> Outcome:
         timeout_s=project.timeout_minutes * 60,
     )
     deployed = _account_new_stacks(state, action, stacks_before)
+    result.artifacts = {name: _keep(state, name, path) for name, path in result.artifacts.items()}
     state.artifacts.update(result.artifacts)
     page = _local_page(result)
     if page is not None:
@@ -281,6 +282,18 @@ def run_codebuild(state: RunState, action: PlannedAction, log: Path) -> Outcome:
     if result.status != "SUCCEEDED":
         raise ActionFailedError(f"build {result.message}", details)
     return Outcome(_build_summary(result, image, deployed), result.exported, details)
+
+
+def _keep(state: RunState, name: str, directory: Path) -> Path:
+    """A build's output artifact, kept under reports/ for the run page; a cloud assembly (and its Lambda code)
+    stays in the run's scratch space, so no source tree lands where linters and test runners look."""
+    if (directory / "manifest.json").is_file():
+        return directory
+    kept = state.artifacts_dir / name
+    shutil.rmtree(kept, ignore_errors=True)
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(directory), kept)
+    return kept
 
 
 @dataclass(frozen=True)
