@@ -4,7 +4,7 @@ ENV := source scripts/env.sh &&
 
 .PHONY: run summary setup synth test lint format bench diagram clean
 
-## run: the main command: rehearse the promotion on an embedded AWS emulator (checks, synth, dev -> staging -> approval -> prod); REHEARSE_ARGS=--approve for unattended runs
+## run: the main command: execute the synthesized pipeline (cdk.out) on an embedded AWS emulator, every stage and action; REHEARSE_ARGS=--approve for unattended runs, --reuse-synth to skip the synth action
 run: setup
 	@scripts/rehearse $(REHEARSE_ARGS)
 

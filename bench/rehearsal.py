@@ -68,14 +68,18 @@ def main() -> int:
                 times.append(seconds)
             median = statistics.median(times)
             target = TARGETS_S[name]
-            stages = summary.get("stages", [])
-            executed = sum(s["counts"].get("passed", 0) + s["counts"].get("failed", 0) for s in stages)
-            total = executed + sum(s["counts"].get("not emulated", 0) for s in stages)
-            detail = ", ".join(f"{s['environment']} {s['total_s']:.1f} s" for s in stages)
+            actions = summary.get("actions", [])
+            counts = [r.get("counts") or {} for a in actions for r in (a.get("details") or {}).get("reports", [])]
+            tests = sum(c.get("tests", 0) for c in counts)
+            skipped = sum(c.get("skipped", 0) for c in counts)
+            per_stage: dict[str, float] = {}
+            for action in actions:
+                per_stage[action["stage"]] = per_stage.get(action["stage"], 0.0) + action["seconds"]
+            detail = ", ".join(f"{stage} {seconds:.1f} s" for stage, seconds in per_stage.items() if seconds)
             print(
                 f"{name}: {median:.1f} s wall (target <= {target:.0f} s: {'met' if median <= target else 'MISSED'}); "
                 f"bootstrap {summary.get('bootstrap_s', 0):.1f} s; stages: {detail}; "
-                f"smoke checks executed {executed}/{total} ({100 * executed / max(1, total):.1f}%)"
+                f"smoke checks executed {tests - skipped}/{tests} ({100 * (tests - skipped) / max(1, tests):.1f}%)"
             )
     return 0
 

@@ -68,7 +68,17 @@ def bootstrap(*, account: str, region: str, assembly: Path, env: dict[str, str],
     return run(["bootstrap", f"aws://{account}/{region}", "--app", str(assembly)], env=env, log_file=log_file)
 
 
-def deploy(stack_path: str, *, assembly: Path, env: dict[str, str], log_file: Path, timeout: float = 600) -> CdkRun:
+def deploy(
+    stack_path: str,
+    *,
+    assembly: Path,
+    env: dict[str, str],
+    log_file: Path,
+    timeout: float = 600,
+    parameters: dict[str, str] | None = None,
+) -> CdkRun:
+    """`cdk deploy` of one stack of `assembly`, directly (no change set: moto cannot execute them)."""
+    overrides = [f"--parameters={name}={value}" for name, value in (parameters or {}).items()]
     return run(
         [
             "deploy",
@@ -81,6 +91,7 @@ def deploy(stack_path: str, *, assembly: Path, env: dict[str, str], log_file: Pa
             "--method=direct",
             "--progress",
             "events",
+            *overrides,
         ],
         env=env,
         log_file=log_file,

@@ -24,6 +24,7 @@ import json
 import re
 import threading
 import time
+import traceback
 import uuid
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -43,6 +44,14 @@ _AUTHORIZATION = re.compile(
 _INTEGRATION_FUNCTION = re.compile(r"/functions/(?P<function>arn:[^/]+)/invocations$")
 MAX_CLOCK_SKEW_S = 15 * 60
 MISSING_TOKEN = {"message": "Missing Authentication Token"}
+# The listen backlog: ThreadingHTTPServer's default of 5 resets connections when a test suite opens
+# a few dozen at once; the kernel caps it at net.core.somaxconn.
+LISTEN_BACKLOG = 128
+
+
+class _GatewayServer(ThreadingHTTPServer):
+    request_queue_size = LISTEN_BACKLOG
+    daemon_threads = True
 
 
 @dataclass(frozen=True)
@@ -120,7 +129,7 @@ class LocalRestApi:
         self.caller_arn = caller_arn
         self.log = log
         self._log_lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
+        self._server: _GatewayServer | None = None
         self._thread: threading.Thread | None = None
         self.requests = 0
 
@@ -157,8 +166,7 @@ class LocalRestApi:
             def log_message(self, *_args: Any) -> None:  # requests go to the access log instead
                 return
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
+        self._server = _GatewayServer(("127.0.0.1", 0), Handler)
         self._thread = threading.Thread(target=self._server.serve_forever, name=f"api-{self.stage}", daemon=True)
         self._thread.start()
         return self
@@ -168,6 +176,15 @@ class LocalRestApi:
             self._server.shutdown()
             self._server.server_close()
             self._server = None
+
+    def error_log(self, request_id: str, route: Route, error: BaseException) -> None:
+        with self._log_lock:
+            text = "".join(traceback.format_exception(error))[-4000:]
+            self.log.write(
+                json.dumps({"api": self.api_id, "request": request_id, "function": route.function, "error": text})
+                + "\n"
+            )
+            self.log.flush()
 
     def access_log(self, method: str, path: str, status: int, seconds: float) -> None:
         with self._log_lock:
@@ -220,7 +237,8 @@ class LocalRestApi:
         try:
             response = self.functions.function(route.function).invoke(event)
             return _http_response(response, request_id)
-        except Exception:
+        except Exception as error:
+            self.error_log(request_id, route, error)
             return _json(502, {"message": "Internal server error"}, request_id)
 
     def _match(self, method: str, path: str) -> tuple[Route | None, dict[str, str]]:

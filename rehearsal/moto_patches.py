@@ -286,7 +286,9 @@ def _patch_skipped_resources(recorder: SkipRecorder) -> None:
             return provided
         if is_custom_resource(resource_type):
             recorder.record(SkippedResource(resources_map.stack_id, logical_id, resource_type, CUSTOM_RESOURCE_REASON))
-            return NotEmulated(logical_id, resource_type)
+            return NotEmulated(
+                logical_id, resource_type, partition=get_partition(region_name), account=account_id, region=region_name
+            )
         resource = original(logical_id, resource_json, resources_map, account_id, region_name)
         if resource is not None:
             return resource
@@ -296,7 +298,9 @@ def _patch_skipped_resources(recorder: SkipRecorder) -> None:
             recorder.record_provided(SkippedResource(resources_map.stack_id, logical_id, resource_type))
             return provided
         recorder.record(SkippedResource(resources_map.stack_id, logical_id, resource_type))
-        return NotEmulated(logical_id, resource_type)
+        return NotEmulated(
+            logical_id, resource_type, partition=get_partition(region_name), account=account_id, region=region_name
+        )
 
     parsing.parse_and_create_resource = parse_and_create_resource
 

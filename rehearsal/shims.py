@@ -135,7 +135,8 @@ SHIMS: tuple[Shim, ...] = (
         "silently skips resource types it has no provider for (stack still CREATE_COMPLETE), after which any "
         "Ref/Fn::GetAtt to them fails ('references undefined resource')",
         "returns a placeholder (physical id 'not-emulated-<LogicalId>', attributes "
-        "'not-emulated:<LogicalId>.<attr>') and records (stack, logical id, type) as skipped; the record "
+        "'not-emulated:<LogicalId>.<attr>', ARN-shaped for *Arn attributes so that IAM policies naming them stay "
+        "valid) and records (stack, logical id, type) as skipped; the record "
         "drives the 'not emulated' accounting. Custom resources (Custom::*) get the same treatment before "
         "moto tries to invoke their Lambda function through Docker, which would leave the stack "
         "CREATE_IN_PROGRESS forever",
@@ -213,13 +214,23 @@ class HarnessResource:
 class NotEmulated:
     """Stands in for a resource moto skipped, so that references to it resolve to marked values."""
 
-    def __init__(self, logical_id: str, resource_type: str) -> None:
+    def __init__(
+        self, logical_id: str, resource_type: str, *, partition: str = "aws", account: str = "", region: str = ""
+    ) -> None:
         self.logical_resource_id = logical_id
         self.cf_resource_type = resource_type
         self.physical_resource_id = f"{NOT_EMULATED_PREFIX}-{logical_id}"
+        self._partition = partition
+        self._account = account
+        self._region = region
 
     def get_cfn_attribute(self, attribute_name: str) -> str:
-        return f"{NOT_EMULATED_PREFIX}:{self.logical_resource_id}.{attribute_name}"
+        marker = f"{NOT_EMULATED_PREFIX}:{self.logical_resource_id}.{attribute_name}"
+        if not attribute_name.endswith("Arn"):
+            return marker
+        # ARN-shaped, so that an IAM policy naming it is still a valid policy (moto validates them).
+        service = self.cf_resource_type.split("::")[1].lower() if "::" in self.cf_resource_type else "unknown"
+        return f"arn:{self._partition}:{service}:{self._region}:{self._account}:{marker}"
 
     @classmethod
     def has_cfn_attr(cls, attr: str) -> bool:  # noqa: ARG003 - moto's interface

@@ -5,6 +5,8 @@ and report."""
 from __future__ import annotations
 
 import json
+import socket
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +14,10 @@ import boto3
 import pytest
 
 from rehearsal import __main__ as cli
-from rehearsal.assembly import catalog_stacks, stage_stacks
+from rehearsal.assembly import stacks
 from rehearsal.event_sources import QueueMapping, SqsPoller
+from rehearsal.faults import parse_faults
 from rehearsal.gateway import LocalRestApi, Route, _route_pattern
-from rehearsal.promotion import parse_faults
 from rehearsal.safety import (
     DUMMY_ACCESS_KEY_ID,
     DUMMY_SECRET_ACCESS_KEY,
@@ -71,7 +73,7 @@ def test_child_environment_has_only_the_emulator_and_dummy_credentials() -> None
 
 def test_command_refuses_before_doing_anything(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture) -> None:
     monkeypatch.setenv("AWS_PROFILE", "production")
-    assert cli.main(["--skip-checks"]) == 2
+    assert cli.main(["--reuse-synth"]) == 2
     assert "AWS_PROFILE is set" in capsys.readouterr().err
 
 
@@ -96,7 +98,7 @@ def _stack(directory: Path, artifact_id: str, display: str, outputs: dict[str, A
     }
 
 
-def test_stage_stacks_are_found_by_path_and_environment_output(tmp_path: Path) -> None:
+def test_stacks_of_nested_assemblies_are_all_found(tmp_path: Path) -> None:
     env_output = {"Environment": {"Value": "dev"}}
     nested = tmp_path / "assembly-PaymentPipeline-dev"
     legacy = tmp_path / "assembly-dev"
@@ -127,10 +129,17 @@ def test_stage_stacks_are_found_by_path_and_environment_output(tmp_path: Path) -
             }
         )
     )
-    stages = stage_stacks(tmp_path)
-    assert list(stages) == ["dev", "staging"]
-    assert stages["dev"].display_name == "PaymentPipeline/dev/PaymentStack"  # the pipeline's, not the legacy one
-    assert [s.display_name for s in catalog_stacks(tmp_path)] == ["PaymentCatalog"]
+    found = {s.display_name: s for s in stacks(tmp_path)}
+    assert set(found) == {
+        "PaymentPipeline/dev/PaymentStack",
+        "dev/PaymentStack",
+        "PaymentStack-dev",
+        "x/staging/PaymentStack",
+        "PaymentCatalog",
+    }
+    assert found["PaymentPipeline/dev/PaymentStack"].depth == 1 and found["PaymentCatalog"].depth == 0
+    assert found["PaymentPipeline/dev/PaymentStack"].environment == "dev"
+    assert found["PaymentStack-dev"].environment is None  # its path does not name the stage
 
 
 # --- local gateway --------------------------------------------------------------------------------------
@@ -362,3 +371,63 @@ def test_report_is_escaped_and_self_contained() -> None:
     html = render_html(summary)
     assert "<script>" not in html and "<img" not in html and "&lt;script&gt;" in html
     assert "not emulated: AWS::CloudWatch::Alarm payment-dev-api-5xx" in html
+
+
+CONNECT_TIMEOUT_S = 0.9  # below the first SYN retransmission (1 s)
+
+
+def test_gateway_serves_50_concurrent_connections_without_reset_or_5xx(tmp_path: Path) -> None:
+    """50 clients connect at the same instant (a barrier), then each sends one request: every connection is
+    accepted at once and answered by the function (201), none reset, refused or left waiting. A full listen
+    backlog shows here (Linux, tcp_abort_on_overflow=0) as dropped SYNs that the client retries after 1 s,
+    elsewhere as resets: so the connect must succeed within 0.9 s. 127.0.0.1 only; 50 connections, <= 60 s."""
+    clients = 50
+    function = _FakeFunction(lambda event: {"statusCode": 201, "body": event["body"]})
+    arn = "arn:aws:lambda:us-east-1:111111111111:function:payment-api-dev:live"
+    route = Route("POST", "/payments", _route_pattern("/payments"), "NONE", arn, "res1")
+    barrier = threading.Barrier(clients, timeout=30)
+    statuses: list[int] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    with (tmp_path / "access.log").open("w") as log:
+        api = LocalRestApi(
+            api_id="abc123",
+            stage="dev",
+            routes=[route],
+            functions=_FakeHost(function),
+            region="us-east-1",
+            account="111111111111",
+            credentials={},
+            caller_arn="arn:aws:iam::111111111111:user/rehearsal",
+            log=log,
+        ).start()
+        host, port = api._server.server_address[:2]
+
+        def client(index: int) -> None:
+            try:
+                barrier.wait()
+                with socket.create_connection((host, port), timeout=CONNECT_TIMEOUT_S) as connection:
+                    connection.settimeout(30)
+                    body = json.dumps({"n": index}).encode()
+                    connection.sendall(
+                        b"POST /dev/payments HTTP/1.1\r\nHost: local\r\nConnection: close\r\n"
+                        + f"Content-Length: {len(body)}\r\n\r\n".encode()
+                        + body
+                    )
+                    answer = b""
+                    while chunk := connection.recv(65536):
+                        answer += chunk
+                with lock:
+                    statuses.append(int(answer.split(b" ", 2)[1]))
+            except (OSError, IndexError, ValueError, threading.BrokenBarrierError) as error:
+                with lock:
+                    errors.append(f"client {index}: {type(error).__name__}: {error}")
+
+        threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+        api.stop()
+    assert not errors, errors[:5]
+    assert statuses == [201] * clients, sorted(set(statuses))

@@ -1,178 +1,321 @@
-"""The rehearsal end to end on the embedded emulator: dev deployed and smoked, a broken stage stopping
-the promotion, and the serve mode. Shares one synth, one emulator and one bootstrap (conftest)."""
+"""The rehearsal end to end on the embedded emulator: the synthesized pipeline executed stage by stage.
+
+Shares one synth, one emulator and one bootstrap (conftest); the source is a git repository of this
+checkout's files. The synth action is reused (the assembly the session synthesized): running
+`scripts/check` inside a test of `scripts/check` would recurse.
+"""
 
 from __future__ import annotations
 
+import copy
 import io
 import json
+import re
+import shutil
 import subprocess
 import threading
 import time
 import xml.etree.ElementTree as ET
-from html.parser import HTMLParser
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
 
-from rehearsal import shims
-from rehearsal.assembly import stage_stacks
+from rehearsal import run_report, shims
 from rehearsal.emulator import Emulator
-from rehearsal.promotion import Console, Rehearsal, RehearsalResult, parse_faults
+from rehearsal.executor import FAILED, NOT_EMULATED, SKIPPED, SUCCEEDED, Console, PipelineRehearsal, RunResult
+from rehearsal.pipeline_plan import PIPELINE_TYPE, TemplateValues, load_plan, pipelines_in
 from rehearsal.safety import DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY
 from tests.smoke.api_client import ApiClient
 
 SMOKE = Path(__file__).resolve().parents[2] / "scripts" / "smoke"
-# Resource types moto 5.2.5 has no CloudFormation provider for, present in every stage template.
 NOT_EMULATED_TYPES = {"AWS::WAFv2::WebACL", "AWS::ApiGateway::Stage", "AWS::S3::BucketPolicy"}
-# ... and those the harness creates through moto's service API instead (shims.PROVIDERS).
 PROVIDED_TYPES = {"AWS::CloudWatch::Alarm", "AWS::Lambda::Alias"}
 
 
-def _rehearsal(assembly: Path, reports: Path, emulator: Emulator, **kwargs: Any) -> tuple[Rehearsal, io.StringIO]:
+def _rehearse(
+    assembly: Path, repo: Path, reports: Path, emulator: Emulator, **kwargs: Any
+) -> tuple[PipelineRehearsal, io.StringIO]:
     progress = io.StringIO()
-    rehearsal = Rehearsal(
-        assembly, reports=reports, console=Console(progress), emulator=emulator, processing_timeout_s=30, **kwargs
+    rehearsal = PipelineRehearsal(
+        assembly,
+        repository=repo,
+        reports=reports,
+        console=Console(progress),
+        emulator=emulator,
+        reuse_synth=True,
+        **kwargs,
     )
     return rehearsal, progress
 
 
-@pytest.fixture(scope="module")
-def dev(assembly: Path, reports: Path, emulator: Emulator) -> tuple[RehearsalResult, str]:
-    rehearsal, progress = _rehearsal(assembly, reports, emulator)
+def _run(assembly: Path, repo: Path, reports: Path, emulator: Emulator, **kwargs: Any) -> tuple[RunResult, str]:
+    rehearsal, progress = _rehearse(assembly, repo, reports, emulator, **kwargs)
     with rehearsal:
-        result = rehearsal.promote(["dev"], publish_catalog=False)
-        rehearsal.write_summary(result)
-        rehearsal.print_summary(result)
+        result = rehearsal.run()
+        json_file = run_report.write_json(result, reports)
+        page = run_report.write_html(result, reports)
+        run_report.print_summary(result, lambda text: progress.write(text + "\n"), html_page=page, json_file=json_file)
     return result, progress.getvalue()
 
 
-def _summary(reports: Path, stage: str) -> dict[str, Any]:
-    return json.loads((reports / "smoke" / stage / "summary.json").read_text())
+def _edited(assembly: Path, tmp_path: Path, edit: Callable[[dict[str, Any], dict[str, Any]], None]) -> Path:
+    """A copy of the assembly whose pipeline template `edit(template, pipeline properties)` changed by hand."""
+    copied = tmp_path / "cdk.out"
+    shutil.copytree(assembly, copied)
+    (stack, logical_id), *_ = pipelines_in(copied)
+    template = json.loads(stack.template_file.read_text())
+    edit(template, template["Resources"][logical_id]["Properties"])
+    stack.template_file.write_text(json.dumps(template, indent=1))
+    return copied
 
 
-def test_dev_stage_deploys_and_passes_its_smoke_suite(dev: tuple[RehearsalResult, str]) -> None:
+def _stage(properties: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(s for s in properties["Stages"] if s["Name"] == name)
+
+
+def _source_of(properties: dict[str, Any]) -> tuple[str, str]:
+    """(output artifact, namespace) of the pipeline's source action."""
+    action = properties["Stages"][0]["Actions"][0]
+    return action["OutputArtifacts"][0]["Name"], action["Namespace"]
+
+
+# --- the product's pipeline -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def dev(assembly: Path, source_repo: Path, reports: Path, emulator: Emulator) -> tuple[RunResult, str]:
+    return _run(assembly, source_repo, reports, emulator, only_stage="dev")
+
+
+def test_dev_stage_runs_as_synthesized_and_passes_its_smoke_build(dev: tuple[RunResult, str]) -> None:
     result, progress = dev
-    stage = result.stage("dev")
     assert result.exit_code == 0, progress
-    assert stage.outcome == "passed", progress
-    assert stage.counts["passed"] > 0 and stage.counts["failed"] == stage.counts["error"] == 0
+    statuses = {a.path: a.status for a in result.actions}
+    source, synth = result.actions[0], next(a for a in result.actions if a.status == "Reused")
+    assert source.status == SUCCEEDED and "git archive" in source.summary
+    assert "--reuse-synth: its commands were NOT run" in synth.summary
+    dev_actions = [a for a in result.actions if a.stage == "dev"]
+    assert dev_actions and all(a.status == SUCCEEDED for a in dev_actions), statuses
+    assert all(a.status == SKIPPED for a in result.actions if a.stage in ("staging", "prod")), statuses
+    smoke = next(a for a in dev_actions if a.details.get("reports"))
+    counts = smoke.details["reports"][0]["counts"]
+    assert counts["tests"] > 50 and counts["failures"] == counts["errors"] == 0, counts
+    runtimes = {r["runtime"]: r for r in smoke.details["runtimes"]}
+    assert runtimes["python"]["used"].startswith(runtimes["python"]["requested"]) or runtimes["python"]["note"]
     for expected in (
-        "dev: cdk deploy",
+        "Stage dev",
         "CREATE_COMPLETE",
-        "dev: API http://127.0.0.1:",
-        "dev: smoke PASSED",
+        "API http://127.0.0.1:",
         "rehearsal summary",
-        "checks executed against the emulator",
-        "PROMOTION REHEARSED",
+        "PIPELINE REHEARSED",
     ):
         assert expected in progress, f"{expected!r} not in the progress output:\n{progress}"
-    print(f"\ndev: {stage.counts}, {stage.executed_percent}% of smoke checks executed against the emulator")
 
 
-def test_reports_exist_and_parse(dev: tuple[RehearsalResult, str], reports: Path) -> None:
-    stage_dir = reports / "smoke" / "dev"
-    summary = _summary(reports, "dev")
-    suite = ET.parse(stage_dir / "junit.xml").getroot()
-    suite = suite if suite.tag == "testsuite" else suite.find("testsuite")
-    assert suite is not None
-    assert int(suite.get("tests")) == summary["total"]
-    assert int(suite.get("failures")) == int(suite.get("errors")) == 0
-    skipped = [case.find("skipped") for case in suite.iter("testcase") if case.find("skipped") is not None]
-    assert len(skipped) == summary["counts"]["not emulated"] > 0
-    assert all(s.get("message", "").startswith("not emulated: ") for s in skipped)
-
-    html = (stage_dir / "report.html").read_text()
-    assert html.startswith("<!DOCTYPE html>")
-    external = _ExternalReferences()
-    external.feed(html)
-    assert external.found == [], f"the report is not self-contained: {external.found}"
-    assert all(check["nodeid"] in html for check in summary["checks"])
-    assert "Resources the emulator did not create" in html and "Emulator shims" in html
-    assert summary["executed_percent"] == round(100 * summary["executed"] / summary["total"], 1)
-    rehearsal_summary = json.loads((reports / "rehearsal" / "summary.json").read_text())
-    assert rehearsal_summary["stages"][0]["reports"]["html"].endswith("smoke/dev/report.html")
-
-
-def test_skipped_resources_are_accounted_and_never_pass(
-    dev: tuple[RehearsalResult, str], reports: Path, emulator: Emulator, assembly: Path
+def test_smoke_reports_are_the_builds_artifacts_and_the_run_page_links_them(
+    dev: tuple[RunResult, str], reports: Path
 ) -> None:
     result, _ = dev
-    document = json.loads((reports / "smoke" / "dev" / "not-emulated.json").read_text())
-    skipped = {item["logical_id"]: item for item in document["skipped"]}
-    template = stage_stacks(assembly)["dev"].template
+    smoke = next(a for a in result.actions if a.stage == "dev" and a.details.get("reports"))
+    page = Path(smoke.details["local_page"])
+    assert page.name == "report.html" and page.is_file()
+    junit = Path(smoke.details["reports"][0]["files"][0])
+    suite = ET.parse(junit).getroot()
+    suite = suite if suite.tag == "testsuite" else suite.find("testsuite")
+    assert suite is not None and int(suite.get("failures")) == int(suite.get("errors")) == 0
+    run_page = (reports / "rehearsal" / "index.html").read_text()
+    assert run_page.startswith("<!DOCTYPE html>") and "report.html" in run_page and "Smoke" in run_page
+    summary = json.loads((reports / "rehearsal" / "summary.json").read_text())
+    assert summary["pipeline"] == result.pipeline and summary["exit_code"] == 0
+
+
+def test_skipped_resources_are_accounted_once_by_type_with_per_stage_counts(
+    dev: tuple[RunResult, str], assembly: Path, emulator: Emulator
+) -> None:
+    result, progress = dev
+    deploy = next(a for a in result.actions if a.stage == "dev" and a.details.get("stack"))
+    document = json.loads(Path(deploy.details["not_emulated_file"]).read_text())
+    skipped = {item["logical_id"] for item in document["skipped"]}
+    template = json.loads(Path(deploy.details["template"]).read_text())
     for logical_id, resource in template["Resources"].items():
         if resource["Type"] in NOT_EMULATED_TYPES:
             assert logical_id in skipped, f"{resource['Type']} {logical_id} is not listed as not emulated"
-    stack_id = emulator.client("cloudformation").describe_stacks(StackName="dev-PaymentStack")["Stacks"][0]["StackId"]
-    assert {s.logical_id for s in emulator.skipped.for_stack(stack_id)} == set(skipped)
-    assert result.stage("dev").not_emulated == document["skipped"]
-
-    checks = _summary(reports, "dev")["checks"]
-    provided = {s.logical_id for s in emulator.skipped.provided_for_stack(stack_id)}
-    for logical_id, resource in template["Resources"].items():
-        if resource["Type"] in PROVIDED_TYPES:
-            assert logical_id in provided and logical_id not in skipped, logical_id
-    alarms = [c for c in checks if "test_alarm[" in c["nodeid"]]
-    assert alarms and all(c["outcome"] == "passed" for c in alarms)  # created by the harness, then checked
-    for check in checks:
-        names_skipped = any(f"{s['type']} {s['name']}" in check["resources"] for s in document["skipped"])
-        if names_skipped:
-            assert check["outcome"] == "not emulated", f"{check['nodeid']} looked at a skipped resource"
-        if check["outcome"] == "not emulated":
-            assert check["message"].startswith("not emulated: AWS::"), check["message"]
+    stack_id = emulator.client("cloudformation").describe_stacks(StackName=deploy.details["stack"])["Stacks"][0][
+        "StackId"
+    ]
+    assert {s.logical_id for s in emulator.skipped.for_stack(stack_id)} == skipped
+    provided = {i["type"] for i in result.provided_by_harness}
+    assert provided >= PROVIDED_TYPES
+    summary = progress[progress.index("rehearsal summary") :]
+    for resource_type in NOT_EMULATED_TYPES:
+        assert len(re.findall(rf"^  {re.escape(resource_type)} ", summary, re.M)) == 1, summary
 
 
-def test_eventbridge_rule_from_cloudformation_delivers_to_sqs(
-    dev: tuple[RehearsalResult, str], emulator: Emulator
+def test_install_step_removed_fails_dev_smoke_naming_the_missing_module(
+    assembly: Path, source_repo: Path, reports: Path, emulator: Emulator, tmp_path: Path
 ) -> None:
-    """moto itself delivers PaymentCreated from the CloudFormation-made rule to the queue (no harness help)."""
-    probe = {
-        "EventBusName": "payment-events-dev",
-        "Source": "payments.api",
-        "DetailType": "PaymentCreated",
-        "Detail": '{"probe": 1}',
-    }
-    emulator.client("events").put_events(Entries=[probe])
-    sqs = emulator.client("sqs")
-    url = sqs.get_queue_url(QueueName="payment-events-dev")["QueueUrl"]
-    messages = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=2, MaxNumberOfMessages=10).get("Messages", [])
-    assert any(json.loads(m["Body"]).get("detail") == {"probe": 1} for m in messages)
+    """Issue 12 (a): without its install step, the smoke build cannot start in a fresh checkout."""
+
+    def drop_install(template: dict[str, Any], properties: dict[str, Any]) -> None:
+        smoke = next(a for a in _stage(properties, "dev")["Actions"] if a["ActionTypeId"]["Provider"] == "CodeBuild")
+        project = template["Resources"][smoke["Configuration"]["ProjectName"]["Ref"]]["Properties"]
+        values = TemplateValues(template, stack_name="PaymentPipeline", account="111111111111", region="us-east-1")
+        buildspec = json.loads(values.resolve(project["Source"]["BuildSpec"]))
+        for phase in buildspec["phases"].values():
+            phase["commands"] = [c for c in phase.get("commands", []) if "pip install" not in c]
+        project["Source"]["BuildSpec"] = json.dumps(buildspec)
+
+    edited = _edited(assembly, tmp_path, drop_install)
+    result, progress = _run(edited, source_repo, tmp_path / "reports", emulator, only_stage="dev")
+    assert result.exit_code == 1, progress
+    failed = [a for a in result.actions if a.status == FAILED]
+    assert [a.stage for a in failed] == ["dev"] and failed[0].details.get("project"), progress
+    assert f"PIPELINE FAILED at {failed[0].path}" in progress
+    # the last log lines name the modules the fresh checkout lacks (scripts/smoke: "smoke: pytest, boto3, botocore
+    # are not installed for ...")
+    assert re.search(r"smoke: [a-z, ]*boto3[a-z, ]* (is|are) not installed", progress), progress
+    assert "last " in progress and "lines of" in progress
 
 
-def test_broken_stage_fails_its_smoke_suite_and_stops_promotion(
-    assembly: Path, reports: Path, emulator: Emulator
+# --- a pipeline with another stage and step, no change to the rehearsal ---------------------------------
+
+GREET = {
+    "version": "0.2",
+    "env": {"shell": "bash", "variables": {"PLACE": "qa"}, "exported-variables": ["GREETING"]},
+    "phases": {
+        "install": {"runtime-versions": {"python": "3.12"}},
+        "build": {
+            "commands": [
+                'export GREETING="hello from ${PLACE} at ${COMMIT:0:7}"',
+                "test ! -e .venv && test ! -e node_modules && test -f scripts/smoke",
+                "! python3 -c 'import boto3' 2>/dev/null",  # the host's packages are not importable
+                "! command -v cdk",  # node_modules/.bin is not on PATH
+                'mkdir -p out && echo \'<testsuite tests="1" failures="0" errors="0" skipped="0"/>\' > out/qa.xml',
+            ]
+        },
+    },
+    "reports": {"qa-report": {"files": ["qa.xml"], "base-directory": "out"}},
+    "artifacts": {"base-directory": "out", "files": ["**/*"]},
+}
+CHECK = {
+    "version": "0.2",
+    "env": {"shell": "bash"},
+    "phases": {"build": {"commands": ['test "$SEEN" = "hello from qa at ${CODEBUILD_RESOLVED_SOURCE_VERSION:0:7}"']}},
+}
+
+
+def _with_qa_stage(seen: str) -> Callable[[dict[str, Any], dict[str, Any]], None]:
+    def edit(template: dict[str, Any], properties: dict[str, Any]) -> None:
+        artifact, namespace = _source_of(properties)
+        for name, spec in (("QaGreet", GREET), ("QaCheck", CHECK)):
+            template["Resources"][name] = {
+                "Type": "AWS::CodeBuild::Project",
+                "Properties": {
+                    "Name": f"qa-{name.lower()}",
+                    "Environment": {"Image": "aws/codebuild/standard:7.0", "ComputeType": "BUILD_GENERAL1_SMALL"},
+                    "Source": {"Type": "CODEPIPELINE", "BuildSpec": json.dumps(spec)},
+                },
+            }
+
+        def build(name: str, project: str, order: int, variables: dict[str, str], **extra: Any) -> dict[str, Any]:
+            return {
+                "Name": name,
+                "ActionTypeId": {"Category": "Build", "Owner": "AWS", "Provider": "CodeBuild", "Version": "1"},
+                "Configuration": {
+                    "ProjectName": {"Ref": project},
+                    "EnvironmentVariables": json.dumps(
+                        [{"name": k, "type": "PLAINTEXT", "value": v} for k, v in variables.items()]
+                    ),
+                },
+                "InputArtifacts": [{"Name": artifact}],
+                "RunOrder": order,
+                **extra,
+            }
+
+        qa = {
+            "Name": "qa",
+            "Actions": [
+                build(
+                    "Greet",
+                    "QaGreet",
+                    1,
+                    {"COMMIT": f"#{{{namespace}.CommitId}}"},
+                    Namespace="qa",
+                    OutputArtifacts=[{"Name": "Qa_Output"}],
+                ),
+                build("Check", "QaCheck", 2, {"SEEN": seen}),
+                {
+                    "Name": "Notify",
+                    "ActionTypeId": {"Category": "Invoke", "Owner": "AWS", "Provider": "Lambda", "Version": "1"},
+                    "Configuration": {"FunctionName": "notify-qa"},
+                    "RunOrder": 3,
+                },
+            ],
+        }
+        stages = properties["Stages"]
+        stages.insert([s["Name"] for s in stages].index("staging") + 1, qa)
+
+    return edit
+
+
+def test_a_pipeline_with_an_extra_stage_and_steps_is_rehearsed_as_synthesized(
+    assembly: Path, source_repo: Path, emulator: Emulator, tmp_path: Path
 ) -> None:
-    faults = parse_faults(["payment-api-staging=http-500"])
-    rehearsal, progress = _rehearsal(assembly, reports, emulator, faults=faults)
-    with rehearsal:
-        result = rehearsal.promote(["staging", "prod"], approve=True)
-    staging = result.stage("staging")
+    """Issue 12 (b): a stage the rehearsal has never heard of, variables between its steps, an action type it
+    cannot run (not emulated, the run goes on since nothing reads it)."""
+    edited = _edited(assembly, tmp_path, _with_qa_stage("#{qa.GREETING}"))
+    plan = load_plan(edited)
+    names = [s.name for s in plan.stages]
+    assert names.index("staging") + 1 == names.index("qa") < names.index("prod")
+    result, progress = _run(edited, source_repo, tmp_path / "reports", emulator, only_stage="qa")
+    assert result.exit_code == 0, progress
+    statuses = {a.path: a.status for a in result.actions}
+    assert statuses["qa/Greet"] == statuses["qa/Check"] == SUCCEEDED, progress
+    assert statuses["qa/Notify"] == NOT_EMULATED
+    notify = result.action("qa/Notify")
+    assert "no local executor for action type Invoke/AWS/Lambda v1" in notify.summary
+    assert "the run goes on: no later action reads its artifacts or variables" in notify.summary
+    greet = result.action("qa/Greet")
+    assert greet.details["exported"]["GREETING"].startswith("hello from qa at ")
+    assert greet.details["reports"][0]["counts"]["tests"] == 1
+    assert (tmp_path / "reports" / "rehearsal" / "artifacts" / "Qa_Output" / "qa.xml").is_file()
+    assert all(a.status == SKIPPED for a in result.actions if a.stage in ("dev", "staging", "prod")), statuses
+
+
+def test_an_action_variable_that_does_not_resolve_fails_that_action(
+    assembly: Path, source_repo: Path, emulator: Emulator, tmp_path: Path
+) -> None:
+    """Issue 12 (c)."""
+    edited = _edited(assembly, tmp_path, _with_qa_stage("#{qa.FAREWELL}"))
+    result, progress = _run(edited, source_repo, tmp_path / "reports", emulator, only_stage="qa")
     assert result.exit_code == 1
-    assert staging.outcome == "failed", progress.getvalue()
-    assert any("creates a pending payment" in failure for failure in staging.failures), staging.failures
-    assert result.stage("prod").outcome == "not reached"
-    assert "promotion STOPPED at staging" in progress.getvalue()
-    with pytest.raises(ClientError):  # prod was never deployed
-        emulator.client("cloudformation").describe_stacks(StackName="prod-PaymentStack")
-    suite = ET.parse(reports / "smoke" / "staging" / "junit.xml").getroot()
-    suite = suite if suite.tag == "testsuite" else suite.find("testsuite")
-    assert int(suite.get("failures")) + int(suite.get("errors")) > 0
+    check = result.action("qa/Check")
+    assert check.status == FAILED
+    assert "action qa/Check: configuration.EnvironmentVariables refers to #{qa.FAREWELL}" in check.summary
+    assert "namespace 'qa' has no variable 'FAREWELL' (it has: GREETING)" in check.summary
+    assert "PIPELINE FAILED at qa/Check" in progress
+    assert result.action("qa/Notify").status == "Not run"
 
 
-def test_serve_mode_prints_one_json_line_and_serves_the_api(assembly: Path, reports: Path, emulator: Emulator) -> None:
-    rehearsal, _ = _rehearsal(assembly, reports, emulator)
+# --- serving -------------------------------------------------------------------------------------------
+
+
+def test_serve_mode_prints_one_json_line_and_serves_the_api(
+    assembly: Path, source_repo: Path, reports: Path, emulator: Emulator
+) -> None:
+    rehearsal, _ = _rehearse(assembly, source_repo, reports, emulator, only_stage="prod")
     out, stop, served = io.StringIO(), threading.Event(), {}
 
     def serve() -> None:
         with rehearsal:
-            served["line"] = rehearsal.serve_until("prod", out=out, stop=stop)
+            served["line"] = rehearsal.serve_until(out=out, stop=stop)
 
     thread = threading.Thread(target=serve, daemon=True)
     thread.start()
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 120
     while not out.getvalue().endswith("\n") and thread.is_alive() and time.monotonic() < deadline:
         time.sleep(0.2)
     try:
@@ -180,8 +323,7 @@ def test_serve_mode_prints_one_json_line_and_serves_the_api(assembly: Path, repo
         assert len(lines) == 1, lines
         line = json.loads(lines[0])
         assert line["api_url"].startswith("http://127.0.0.1:") and line["api_url"].endswith("/prod/")
-        assert line["emulator_endpoint"] == emulator.endpoint
-        assert line["outputs"]["Environment"] == "prod"
+        assert line["emulator_endpoint"] == emulator.endpoint and line["outputs"]["Environment"] == "prod"
         session = boto3.session.Session(
             aws_access_key_id=DUMMY_ACCESS_KEY_ID,
             aws_secret_access_key=DUMMY_SECRET_ACCESS_KEY,
@@ -191,7 +333,6 @@ def test_serve_mode_prints_one_json_line_and_serves_the_api(assembly: Path, repo
         unknown = api.read("3f8e4c8e-6a51-4c8f-9b1e-2f1d0c9a7b66")
         assert unknown.status == 404 and unknown.json()["error"]["code"] == "payment_not_found"
         assert api.request("GET", "payments/3f8e4c8e-6a51-4c8f-9b1e-2f1d0c9a7b66", sign=False).status == 403
-        # The catalog launch helper's way in: --stack-name, everything read from the stack (API_URL excepted).
         env = {
             **emulator.environment(),
             "API_URL": line["api_url"],
@@ -201,7 +342,7 @@ def test_serve_mode_prints_one_json_line_and_serves_the_api(assembly: Path, repo
             [
                 str(SMOKE),
                 "--stack-name",
-                "prod-PaymentStack",
+                line["stack_name"],
                 "--report-dir",
                 str(reports / "by-stack-name"),
                 "--",
@@ -214,25 +355,16 @@ def test_serve_mode_prints_one_json_line_and_serves_the_api(assembly: Path, repo
             check=False,
         )
         assert smoke.returncode == 0, smoke.stdout[-3000:]
-        by_name = json.loads((reports / "by-stack-name" / "summary.json").read_text())
-        assert by_name["context"]["stage"] == "prod" and by_name["counts"]["passed"] > 20
     finally:
         stop.set()
         thread.join(timeout=30)
     assert served["line"]["stack_name"] == "prod-PaymentStack"
 
 
-class _ExternalReferences(HTMLParser):
-    """Collects anything a browser would fetch: scripts, stylesheets, images, frames."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.found: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        values = dict(attrs)
-        if tag in ("script", "img", "iframe", "link") and (values.get("src") or values.get("href")):
-            self.found.append(f"<{tag} {values}>")
+def test_the_pipeline_template_holds_one_pipeline(assembly: Path) -> None:
+    found = pipelines_in(assembly)
+    assert len(found) == 1 and found[0][0].template["Resources"][found[0][1]]["Type"] == PIPELINE_TYPE
+    assert copy.deepcopy(load_plan(assembly).stages)  # planned with no error
 
 
 def test_shims_are_documented() -> None:
@@ -240,3 +372,95 @@ def test_shims_are_documented() -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     missing = [s.name for s in shims.SHIMS if s.name not in readme]
     assert not missing, f"shims not described in the README: {missing}"
+
+
+# --- the approval ----------------------------------------------------------------------------------------
+
+REPORT = {
+    "version": "0.2",
+    "env": {"shell": "bash", "exported-variables": ["REPORT_URL"]},
+    "phases": {
+        "build": {
+            "commands": [
+                'export REPORT_URL="https://us-east-1.console.aws.amazon.com/codesuite/codebuild/111111111111/projects/'
+                '${CODEBUILD_BUILD_ID%%:*}/build/${CODEBUILD_BUILD_ID/:/%3A}/reports?region=us-east-1"',
+                "mkdir -p out && echo '<testsuite tests=\"1\"/>' > out/junit.xml",
+                "echo '<html></html>' > out/report.html",
+            ]
+        }
+    },
+    "reports": {"checks": {"files": ["junit.xml"], "base-directory": "out"}},
+    "artifacts": {"base-directory": "out", "files": ["**/*"]},
+}
+
+
+def _approval_pipeline(tmp_path: Path) -> Path:
+    """A two-stage pipeline of its own: a build that exports its console report link, then an approval."""
+    source = {
+        "Name": "Checkout",
+        "ActionTypeId": {"Category": "Source", "Owner": "AWS", "Provider": "CodeStarSourceConnection", "Version": "1"},
+        "Configuration": {"FullRepositoryId": "example-org/x", "BranchName": "main", "ConnectionArn": "arn:c"},
+        "OutputArtifacts": [{"Name": "src"}],
+        "Namespace": "Src",
+    }
+    build = {
+        "Name": "Checks",
+        "ActionTypeId": {"Category": "Test", "Owner": "AWS", "Provider": "CodeBuild", "Version": "1"},
+        "Configuration": {"ProjectName": {"Ref": "Checks"}},
+        "InputArtifacts": [{"Name": "src"}],
+        "OutputArtifacts": [{"Name": "checked"}],
+        "Namespace": "Checked",
+    }
+    approval = {
+        "Name": "Release",
+        "ActionTypeId": {"Category": "Approval", "Owner": "AWS", "Provider": "Manual", "Version": "1"},
+        "Configuration": {
+            "CustomData": "Release #{Src.CommitId}? Report: #{Checked.REPORT_URL}",
+            "ExternalEntityLink": "#{Checked.REPORT_URL}",
+        },
+        "RunOrder": 2,
+    }
+    template = {
+        "Resources": {
+            "Checks": {
+                "Type": "AWS::CodeBuild::Project",
+                "Properties": {"Name": "checks", "Source": {"BuildSpec": json.dumps(REPORT)}, "Environment": {}},
+            },
+            "Pipeline": {
+                "Type": "AWS::CodePipeline::Pipeline",
+                "Properties": {
+                    "Name": "tiny",
+                    "Stages": [{"Name": "Source", "Actions": [source]}, {"Name": "Gate", "Actions": [build, approval]}],
+                },
+            },
+        }
+    }
+    assembly = tmp_path / "tiny.out"
+    assembly.mkdir()
+    (assembly / "Tiny.template.json").write_text(json.dumps(template))
+    stack = {
+        "type": "aws:cloudformation:stack",
+        "environment": "aws://111111111111/us-east-1",
+        "properties": {"templateFile": "Tiny.template.json", "stackName": "Tiny"},
+    }
+    (assembly / "manifest.json").write_text(json.dumps({"version": "55.0.0", "artifacts": {"Tiny": stack}}))
+    return assembly
+
+
+def test_an_approval_without_a_terminal_stops_the_run_with_exit_0_and_its_link_is_local(
+    source_repo: Path, emulator: Emulator, tmp_path: Path
+) -> None:
+    assembly = _approval_pipeline(tmp_path)
+    rehearsal, progress = _rehearse(assembly, source_repo, tmp_path / "reports", emulator)
+    rehearsal.reuse_synth = False  # nothing in this pipeline synthesizes
+    with rehearsal:
+        result = rehearsal.run()
+    assert result.exit_code == 0, progress.getvalue()
+    release = result.action("Gate/Release")
+    assert release.status == "Stopped at approval"
+    assert "no terminal to ask and --approve not given" in release.summary
+    assert result.verdict == "PIPELINE STOPPED AT APPROVAL Gate/Release"
+    page = Path(result.action("Gate/Checks").details["local_page"])
+    assert page.name == "report.html" and page.is_file()
+    assert f"review {page.resolve().as_uri()}" in progress.getvalue()  # the console link became the local page
+    assert "console.aws.amazon.com" not in progress.getvalue().split("Release (Approval")[1]

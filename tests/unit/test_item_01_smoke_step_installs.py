@@ -31,6 +31,8 @@ APP_ONLY = {"aws-cdk-lib", "constructs", "cdk-nag", "jsii"}
 LOCAL_PACKAGES = {"tests", "product", "pipeline", "rehearsal", "assets"}
 # The repository's modules the suite may import: CDK-free by design (the product's contract with it).
 CDK_FREE_MODULES = {"product", "product.contract"}
+BUILD_OUTPUT = {".venv", ".venv-smoke", "node_modules", "cdk.out", "reports", "__pycache__", ".pytest_cache"}
+BUILD_OUTPUT |= {".ruff_cache", ".mypy_cache", ".hypothesis", ".import_linter_cache"}
 
 
 def _smoke_project(pipeline_template: dict[str, Any], env: str) -> dict[str, Any]:
@@ -58,14 +60,27 @@ def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
         cwd=REPOSITORY_ROOT,
         capture_output=True,
-        check=True,
-    ).stdout.decode()
-    for name in filter(None, listed.split("\0")):
+        check=False,
+    )
+    names = listed.stdout.decode().split("\0") if listed.returncode == 0 else _files_without_build_output()
+    for name in filter(None, names):
         source = REPOSITORY_ROOT / name
         if source.is_file():  # a tracked file deleted in the working tree is not in the checkout either
             (target / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, target / name)
     return target
+
+
+def _files_without_build_output() -> list[str]:
+    """Not a git checkout: the pipeline's synth step runs in CodeBuild's source (a zip of the tracked files,
+    no .git); what scripts/setup and the checks add there is left out."""
+    return [
+        str(path.relative_to(REPOSITORY_ROOT))
+        for path in REPOSITORY_ROOT.rglob("*")
+        if path.is_file()
+        and not BUILD_OUTPUT.intersection(path.relative_to(REPOSITORY_ROOT).parts)
+        and not any(part.endswith(".egg-info") for part in path.relative_to(REPOSITORY_ROOT).parts)
+    ]
 
 
 @pytest.fixture(scope="module")
