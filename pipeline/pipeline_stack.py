@@ -25,6 +25,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from pipeline.acknowledgments import acknowledge_pipeline_findings
+from pipeline.asset_publishing import asset_publishing_defaults
 from pipeline.change_review import REVIEW_URL_VARIABLE, SUMMARY_VARIABLE, change_review_step
 from pipeline.settings import DeliverySettings, PipelineSettings
 from pipeline.smoke import REPORT_URL_VARIABLE, smoke_step
@@ -134,6 +135,10 @@ class PaymentPipelineStack(Stack):
             # Self-mutation and asset publishing install the CLIs package.json pins, not "latest".
             cli_version=CDK_CLI_VERSION,
             cdk_assets_cli_version=CDK_ASSETS_VERSION,
+            # ...whose schema is older than the assembly's: the asset project publishes with the pinned CLI.
+            asset_publishing_code_build_defaults=pipelines.CodeBuildOptions(
+                partial_build_spec=asset_publishing_defaults()
+            ),
             code_build_defaults=pipelines.CodeBuildOptions(
                 build_environment=codebuild.BuildEnvironment(build_image=BUILD_IMAGE),
                 partial_build_spec=codebuild.BuildSpec.from_object(
