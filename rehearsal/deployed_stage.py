@@ -187,12 +187,14 @@ class StageRuntime:
                 physical[summary["LogicalResourceId"]] = summary.get("PhysicalResourceId", "")
         apigateway = self.emulator.client("apigateway")
         caller = self.emulator.client("sts").get_caller_identity()["Arn"]
+        (stack,) = cloudformation.describe_stacks(StackName=self.deployed.artifact.stack_name)["Stacks"]
+        parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
         for logical_id, resource in template.get("Resources", {}).items():
             if resource.get("Type") == "AWS::ApiGateway::RestApi" and logical_id in physical:
                 api_id = physical[logical_id]
                 api = LocalRestApi(
                     api_id=api_id,
-                    stage=_stage_name(template, logical_id, self.deployed.outputs),
+                    stage=_stage_name(template, logical_id, self.deployed.outputs, parameters),
                     routes=routes_of(apigateway, api_id),
                     functions=self.functions,
                     region=self.emulator.region,
@@ -229,17 +231,31 @@ class StageRuntime:
         self._poll_log.close()
 
 
-def _stage_name(template: dict[str, Any], api_logical_id: str, outputs: dict[str, str]) -> str:
+def _mapped(value: Any, template: dict[str, Any], parameters: dict[str, str]) -> str | None:
+    """A literal, or a `Fn::FindInMap` over the stack's parameters (the catalog product's profile knobs)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict) and "Ref" in value:
+        return parameters.get(value["Ref"])
+    if isinstance(value, dict) and "Fn::FindInMap" in value:
+        keys = [_mapped(part, template, parameters) for part in value["Fn::FindInMap"]]
+        if None not in keys:
+            found = template.get("Mappings", {}).get(keys[0], {}).get(keys[1], {}).get(keys[2])
+            return found if isinstance(found, str) else None
+    return None
+
+
+def _stage_name(
+    template: dict[str, Any], api_logical_id: str, outputs: dict[str, str], parameters: dict[str, str] | None = None
+) -> str:
     """The stage name the template gives the API (the emulator skipped the stage itself)."""
     for resource in template.get("Resources", {}).values():
         properties = resource.get("Properties", {})
         is_stage = resource.get("Type") == "AWS::ApiGateway::Stage"
-        if (
-            is_stage
-            and properties.get("RestApiId") == {"Ref": api_logical_id}
-            and isinstance(properties.get("StageName"), str)
-        ):
-            return properties["StageName"]
+        if is_stage and properties.get("RestApiId") == {"Ref": api_logical_id}:
+            name = _mapped(properties.get("StageName"), template, parameters or {})
+            if name:
+                return name
     value = outputs.get(Output.API_STAGE_NAME, "")
     if value and not value.startswith(shims.NOT_EMULATED_PREFIX):
         return value

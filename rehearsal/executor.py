@@ -20,11 +20,13 @@ import tempfile
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
 from rehearsal import actions, cdk_cli, shims
+from rehearsal.assembly import catalog_stacks
+from rehearsal.catalog_launch import rehearse_catalog_launch
 from rehearsal.emulator import Emulator
 from rehearsal.pipeline_plan import PipelinePlan, PlannedAction, load_plan
 from rehearsal.safety import DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY, check_caller_environment
@@ -87,6 +89,7 @@ class RunResult:
     verdict: str = ""
     bootstrap_s: float = 0.0
     total_s: float = 0.0
+    catalog_launch: dict[str, Any] = field(default_factory=dict)
 
     def action(self, path: str) -> ActionResult:
         return next(a for a in self.actions if a.path == path)
@@ -196,11 +199,38 @@ class PipelineRehearsal:
                     runtime.stop()
                 plan = self.plan = restart.plan
                 result.notes.append("the execution restarted once with the pipeline definition of this commit")
+        if result.exit_code == 0 and not deploy_only and self.only_stage is None and self._catalog_published(result):
+            self._launch_from_catalog(result)
         self._collect_accounting(result)
         result.total_s = time.monotonic() - started
         if not result.verdict:
             result.verdict = "PIPELINE REHEARSED" if result.exit_code == 0 else "PIPELINE FAILED"
         return result
+
+    def _catalog_published(self, result: RunResult) -> bool:
+        """Whether this run deployed a stack that publishes the Service Catalog product into the emulator."""
+        if any(a.status not in (SUCCEEDED, REUSED) for a in result.actions):
+            return False
+        cloudformation = self.emulator.client("cloudformation")
+        for stack in catalog_stacks(self.assembly):
+            try:
+                status = cloudformation.describe_stacks(StackName=stack.stack_name)["Stacks"][0]["StackStatus"]
+            except cloudformation.exceptions.ClientError:
+                continue
+            if status in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
+                return True
+        return False
+
+    def _launch_from_catalog(self, result: RunResult) -> None:
+        """After the pipeline: a team launches the product, smoke-tests and terminates it (catalog_launch.py)."""
+        self.console.line("Catalog launch (after the pipeline: a team launches the product it published)")
+        launch = rehearse_catalog_launch(self.emulator, self.assembly, self.reports, self.console)
+        result.catalog_launch = asdict(launch)
+        self.console.line(f"  {launch.status.capitalize()}  catalog launch  {launch.seconds:.1f} s  log {launch.log}")
+        if launch.message:
+            self.console.line(f"    {launch.message}")
+        if launch.status == "failed":
+            result.exit_code, result.verdict = 1, "CATALOG LAUNCH FAILED"
 
     def _execute(self, plan: PipelinePlan, result: RunResult, *, deploy_only: bool) -> None:
         selected = self._selection(plan, deploy_only)

@@ -214,6 +214,9 @@ def _patch_log_group() -> None:
             properties = cloudformation_json.setdefault("Properties", {})
             if "KmsKeyId" in properties:
                 properties["kmsKeyId"] = properties.pop("KmsKeyId")
+            retention = properties.get("RetentionInDays")
+            if isinstance(retention, str) and retention.isdigit():  # from a mapping (the catalog's profile knobs)
+                properties["RetentionInDays"] = int(retention)
             return original(cls, resource_name, cloudformation_json, *args, **kwargs)
 
         return create

@@ -48,6 +48,15 @@ def print_summary(result: RunResult, out: Callable[[str], None], *, html_page: P
                     f"{action.path}: {c.get('tests', 0)} tests, {failed} failed, {c.get('skipped', 0)} skipped "
                     f"(not emulated or skipped); page {action.details.get('local_page') or '-'}"
                 )
+    launch = result.catalog_launch
+    if launch:
+        c = launch.get("counts") or {}
+        out(
+            f"catalog launch: {launch['status']} ({launch['stack_name'] or '-'}): {c.get('passed', 0)} passed, "
+            f"{c.get('failed', 0) + c.get('error', 0)} failed, {c.get('not emulated', 0)} not emulated "
+            f"({launch.get('executed_percent', 0)}% of checks executed) in {launch['seconds']:.1f} s; "
+            f"report {launch.get('report') or '-'}{'; ' + launch['message'] if launch.get('message') else ''}"
+        )
     stacks = sorted({item["stack"] for item in result.not_emulated})
     if result.not_emulated:
         stages = [s for s in result.stages if any(i["stage"] == s for i in result.not_emulated)]

@@ -72,10 +72,11 @@ SHIMS: tuple[Shim, ...] = (
         "PutBucketLifecycleConfiguration, with the template's values",
     ),
     Shim(
-        "log-group-kms-key",
+        "log-group-cfn-properties",
         "moto.logs.models.LogGroup.create_from_cloudformation_json",
-        "passes CloudFormation's KmsKeyId where the model reads the API's kmsKeyId (key dropped)",
-        "passes it under the API's name",
+        "passes CloudFormation's KmsKeyId where the model reads the API's kmsKeyId (key dropped), and keeps a "
+        "RetentionInDays that arrives as a string (from Fn::FindInMap) a string, so DescribeLogGroups answers '30'",
+        "passes the key under the API's name and the retention as the integer CloudFormation would pass",
     ),
     Shim(
         "lambda-function-tracing",

@@ -19,7 +19,9 @@ from botocore.exceptions import ClientError
 from product.catalog.launch import EXIT_INPUT, LaunchError, LaunchRequest, Progress, provision, terminate
 from product.catalog.parameters import NAME_SUFFIX, PROFILE
 from rehearsal import cdk_cli
+from rehearsal.catalog_launch import rehearse_catalog_launch
 from rehearsal.emulator import Emulator
+from rehearsal.executor import Console
 
 CATALOG_STACK = "PaymentPipeline/catalog/PaymentCatalog"
 TEAM_ROLE = "PaymentAppDevelopers"  # cdk.json context catalog.principals
@@ -239,3 +241,21 @@ def test_a_stage_name_as_suffix_is_rejected_by_the_version_itself(team: tuple[An
         )
     assert refused.value.response["Error"]["Code"] == "InvalidParametersException"
     assert f"{NAME_SUFFIX}='{stage_name}' does not match" in refused.value.response["Error"]["Message"]
+
+
+def test_the_rehearsals_catalog_step_launches_smokes_and_terminates(
+    assembly: Path, emulator: Emulator, published: dict[str, str], tmp_path: Path
+) -> None:
+    """What `make run` does after the catalog stage: the launch helper as a team, the smoke suite, terminate."""
+    progress = io.StringIO()
+    result = rehearse_catalog_launch(emulator, assembly, tmp_path / "rehearsal", Console(progress))
+    assert result.status == "succeeded", (result.message, progress.getvalue())
+    assert result.stack_name.startswith(f"SC-{emulator.account}-pp-")
+    assert result.counts["passed"] >= 70 and not result.counts.get("failed") and not result.counts.get("error")
+    assert result.report.endswith(f"smoke/{result.stack_name}/report.html")
+    launch_log = Path(result.log).read_text()
+    assert "-m product.catalog.launch --region us-east-1 --timeout 300 launch" in launch_log
+    assert " launch --version v1 --name payments-team-a --profile dev" in launch_log
+    assert " terminate --name payments-team-a" in launch_log
+    live = emulator.client("cloudformation").list_stacks(StackStatusFilter=["CREATE_COMPLETE"])["StackSummaries"]
+    assert result.stack_name not in {s["StackName"] for s in live}, "the launch is terminated"

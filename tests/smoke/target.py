@@ -107,6 +107,39 @@ class Target:
     def properties(self, logical_id: str) -> dict[str, Any]:
         return self.resources[logical_id].get("Properties", {})
 
+    def condition_holds(self, name: str | None) -> bool:
+        """Whether a template condition is true for this stack's parameters (a catalog launch's opt-ins).
+
+        Evaluates the intrinsics conditions use (Fn::Equals, Not, And, Or, Condition, Ref of a parameter);
+        a condition built from anything else is taken as true, so its subject is checked rather than skipped.
+        """
+        if name is None:
+            return True
+        conditions = self.template.get("Conditions", {})
+
+        def value(node: Any) -> Any:
+            if isinstance(node, dict) and "Ref" in node:
+                return self.parameters.get(node["Ref"], node)
+            return node
+
+        def holds(node: Any) -> bool:
+            if isinstance(node, dict) and len(node) == 1:
+                ((function, argument),) = node.items()
+                if function == "Condition":
+                    return holds(conditions.get(argument, True))
+                if function == "Fn::Equals":
+                    left, right = (value(a) for a in argument)
+                    return bool(left == right) if not isinstance(left, dict) and not isinstance(right, dict) else True
+                if function == "Fn::Not":
+                    return not holds(argument[0])
+                if function == "Fn::And":
+                    return all(holds(a) for a in argument)
+                if function == "Fn::Or":
+                    return any(holds(a) for a in argument)
+            return True
+
+        return holds(conditions.get(name, True))
+
     def prop(self, logical_id: str, *path: str | int, default: Any = None) -> Any:
         """A resolved property value of a resource (None-safe path)."""
         value: Any = self.properties(logical_id)

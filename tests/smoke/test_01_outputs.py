@@ -8,7 +8,12 @@ from tests.smoke.target import Target, env_var_name
 
 
 def _outputs(target: Target) -> list[tuple[str, str]]:
-    return [(output_id, output_id) for output_id in target.template.get("Outputs", {})]
+    """Every output the stack has: a conditional one (EdgeUrl of a launch without Shield) only when it holds."""
+    return [
+        (output_id, output_id)
+        for output_id, output in target.template.get("Outputs", {}).items()
+        if target.condition_holds(output.get("Condition"))
+    ]
 
 
 @params_from_target("output_id", _outputs)
