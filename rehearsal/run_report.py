@@ -148,6 +148,19 @@ def write_html(result: RunResult, reports: Path) -> Path:
         f"<td>{html.escape(result.stage_status(s))}</td></tr>"
         for s in stages
     )
+    launch = result.catalog_launch
+    launch_section = ""
+    if launch:
+        c = launch.get("counts") or {}
+        launch_section = (
+            f"<h2>Catalog launch</h2><table><tr><th>stack</th><th>status</th><th>smoke</th><th>time</th>"
+            f'<th>log</th></tr><tr class="{html.escape(launch["status"].capitalize())}">'
+            f"<td>{html.escape(launch['stack_name'] or '-')}</td><td>{html.escape(launch['status'])}</td>"
+            f"<td>{c.get('passed', 0)} passed, {c.get('failed', 0) + c.get('error', 0)} failed, "
+            f"{c.get('not emulated', 0)} not emulated ({launch.get('executed_percent', 0)}% executed) "
+            f"{link(launch.get('report'), 'report')}</td><td>{launch['seconds']:.1f} s</td>"
+            f"<td>{link(launch.get('log'), 'log')}</td></tr></table>"
+        )
     page = f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>Rehearsal of {html.escape(result.pipeline)}</title>
 <style>{_STYLE}</style></head><body>
@@ -159,6 +172,7 @@ emulator {html.escape(result.emulator)}; exit {result.exit_code}; {result.total_
 </table>
 <h2>Actions</h2><table><tr><th>stage</th><th>action</th><th>run order</th><th>status</th><th>time</th><th>log</th>
 <th>what it did</th></tr>{"".join(rows)}</table>
+{launch_section}
 <h2>Resources the emulator did not create</h2>
 <table><tr><th>type</th>{"".join(f"<th>{html.escape(s)}</th>" for s in stages)}</tr>{not_emulated_rows}</table>
 <details><summary>every resource, with the reason</summary><table><tr><th>stage</th><th>stack</th><th>type</th>
