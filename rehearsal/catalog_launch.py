@@ -87,6 +87,20 @@ def _assume(emulator: Any, role_arn: str) -> dict[str, str]:
     }
 
 
+def _free_suffix(emulator: Any) -> str:
+    """`team-a`, or `team-a2`, ... when an earlier launch in this emulator kept that suffix's data.
+
+    A terminated launch keeps its tables and buckets by design (as in AWS), so a second launch with the same
+    suffix would meet "already exists"; a fresh `make run` always launches `team-a`.
+    """
+    tables = set(emulator.client("dynamodb").list_tables().get("TableNames", []))
+    for number in range(1, 100):
+        suffix = SUFFIX if number == 1 else f"{SUFFIX}{number}"
+        if f"payments-{suffix}" not in tables:
+            return suffix
+    raise RuntimeError("no free launch suffix among team-a .. team-a99 in this emulator")
+
+
 def _run(command: list[str], env: dict[str, str], log: Path, timeout: float = LAUNCH_TIMEOUT_S) -> int:
     with log.open("a", encoding="utf-8") as out:
         out.write(f"\n$ {' '.join(command)}\n")
@@ -119,13 +133,14 @@ def rehearse_catalog_launch(emulator: Any, assembly: Path, reports: Path, consol
     principal, tags = _principal_and_tags(catalog.template)
     team = _assume(emulator, principal)
     env = {**emulator.environment(), **team}
-    name = f"payments-{SUFFIX}"
+    suffix = _free_suffix(emulator)
+    name = f"payments-{suffix}"
     launch = [sys.executable, "-m", "product.catalog.launch", "--region", emulator.region, "--timeout", "300"]
     command = [*launch, "launch", "--version", outputs["CurrentVersion"], "--name", name, "--profile", PROFILE]
-    command += ["--suffix", SUFFIX, "--product", outputs["ProductName"]]
+    command += ["--suffix", suffix, "--product", outputs["ProductName"]]
     for key, value in tags.items():
         command += ["--tag", f"{key}={value}"]
-    console.line(f"catalog launch: as {principal}: python -m product.catalog.launch launch ... --suffix {SUFFIX}")
+    console.line(f"catalog launch: as {principal}: python -m product.catalog.launch launch ... --suffix {suffix}")
     if _run(command, env, log) != 0:
         result.status, result.message = "failed", f"the launch failed; see {log}"
         result.seconds = time.monotonic() - started

@@ -37,7 +37,7 @@ from typing import Any
 from urllib.parse import urlparse
 
 import boto3
-from botocore.exceptions import ClientError
+from botocore.exceptions import BotoCoreError, ClientError
 from moto.cloudformation import parsing
 from moto.core.exceptions import JsonRESTError
 from moto.core.utils import utcnow
@@ -545,14 +545,18 @@ def provision_product(self: ServiceCatalogResponse) -> Any:
         provisioned_id = _short_id("pp")
         stack_name = f"SC-{catalog.response.current_account}-{provisioned_id}"
     cloudformation = _as_launch_role(catalog, role, "cloudformation")
-    created = cloudformation.create_stack(
-        StackName=stack_name,
-        TemplateBody=json.dumps(version.template),
-        Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()],
-        Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
-        Tags=tags,
-    )
     record_id = _short_id("rec")
+    try:
+        created = cloudformation.create_stack(
+            StackName=stack_name,
+            TemplateBody=json.dumps(version.template),
+            Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in values.items()],
+            Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"],
+            Tags=tags,
+        )
+        failure = None
+    except (ClientError, BotoCoreError) as error:  # moto fails the create in the call, AWS in the stack events
+        created, failure = {"StackId": stack_name}, str(error)
     provisioned = ProvisionedProduct(
         provisioned_id, name, product.id, version.id, path_id, created["StackId"], "UNDER_CHANGE", record_id, tags
     )
@@ -560,7 +564,11 @@ def provision_product(self: ServiceCatalogResponse) -> Any:
     with catalog.state.lock:
         catalog.state.provisioned[provisioned_id] = provisioned
         catalog.state.records[record_id] = record
-    _finish(record, cloudformation, deleting=False)
+    if failure is not None:
+        record.status, provisioned.status = "FAILED", "ERROR"
+        record.errors = [{"Code": "CREATE_FAILED", "Description": failure}]
+    else:
+        _finish(record, cloudformation, deleting=False)
     return _result({"RecordDetail": _record_view(record)})
 
 
