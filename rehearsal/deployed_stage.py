@@ -12,6 +12,7 @@ from rehearsal import shims
 from rehearsal.assembly import StackArtifact
 from rehearsal.event_sources import QueueMapping, SqsPoller
 from rehearsal.gateway import LocalRestApi, routes_of
+from rehearsal.iam import IamReport
 from rehearsal.lambda_runtime import FunctionHost
 from rehearsal.safety import DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY
 
@@ -171,6 +172,8 @@ class StageRuntime:
         self._poll_log = (log_dir / "event-sources.log").open("a", encoding="utf-8")
         self.apis: list[LocalRestApi] = []
         self.pollers: list[SqsPoller] = []
+        authorization = emulator.authorization
+        self._iam_mark = authorization.mark() if authorization is not None else 0
 
     @property
     def api_url(self) -> str | None:
@@ -185,6 +188,7 @@ class StageRuntime:
         ):
             for summary in page["StackResourceSummaries"]:
                 physical[summary["LogicalResourceId"]] = summary.get("PhysicalResourceId", "")
+        self.functions.log_groups.update(_function_log_groups(template, physical))
         apigateway = self.emulator.client("apigateway")
         caller = self.emulator.client("sts").get_caller_identity()["Arn"]
         (stack,) = cloudformation.describe_stacks(StackName=self.deployed.artifact.stack_name)["Stacks"]
@@ -221,6 +225,34 @@ class StageRuntime:
                 self.pollers.append(poller.start())
         return self
 
+    def iam_report(self) -> IamReport:
+        """What IAM decided for the calls made since this stage started serving (its functions, the suite)."""
+        authorization = self.emulator.authorization
+        if authorization is None:
+            return IamReport(enforced=False)
+        return authorization.report(self._iam_mark)
+
+    def failures(self) -> list[str]:
+        """Denied calls and failed log deliveries since the stage started serving: each fails the stage."""
+        return self.iam_report().failure_lines() + self.functions.log_delivery_errors()
+
+    def judge(self, result: Any) -> list[str]:
+        """Record the IAM counts on the stage's result and fail it on a denial or a lost log delivery;
+        returns the progress lines to show."""
+        report = self.iam_report()
+        result.iam = report.as_dict()
+        failures = self.failures()
+        if failures:
+            result.outcome = "failed"
+            result.failures.extend(failures)
+        if not report.enforced:
+            return ["IAM not enforced (emulator started without enforce_iam)"]
+        lines = [
+            f"IAM enforced: {report.authorized} calls authorized, {report.denied} denied "
+            f"({report.resource_not_evaluated} evaluated on the action only: no resource ARN)"
+        ]
+        return lines + [f"FAILED {failure}" for failure in failures]
+
     def stop(self) -> None:
         for api in self.apis:
             api.stop()
@@ -229,6 +261,20 @@ class StageRuntime:
         self.functions.close()
         self._api_log.close()
         self._poll_log.close()
+
+
+def _function_log_groups(template: dict[str, Any], physical: dict[str, str]) -> dict[str, str]:
+    """Function name -> the log group its LoggingConfig names (a Ref to a group of the stack, or a name)."""
+    groups = {}
+    for logical_id, resource in template.get("Resources", {}).items():
+        if resource.get("Type") != "AWS::Lambda::Function" or logical_id not in physical:
+            continue
+        group = (resource.get("Properties", {}).get("LoggingConfig") or {}).get("LogGroup")
+        if isinstance(group, dict) and "Ref" in group:
+            group = physical.get(group["Ref"])
+        if isinstance(group, str) and group:
+            groups[physical[logical_id]] = group
+    return groups
 
 
 def _mapped(value: Any, template: dict[str, Any], parameters: dict[str, str]) -> str | None:
