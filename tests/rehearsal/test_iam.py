@@ -6,6 +6,7 @@ so it deploys next to the other tests' stages in the shared emulator."""
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import re
@@ -32,7 +33,7 @@ COPY_NAME = "iamt"
 def _renamed(text: str) -> str:
     """The dev stage's names with `iamt` for `dev` (stack, tables, functions, alarms, alias...)."""
     text = text.replace("payment-dev", f"payment-{COPY_NAME}").replace("dev-PaymentStack", f"{COPY_NAME}-PaymentStack")
-    return re.sub(r'(?<=[a-z])-dev(?=["/:*])', f"-{COPY_NAME}", text)
+    return re.sub(r'(?<=[a-z])-dev(?=["/:*-])', f"-{COPY_NAME}", text)
 
 
 def _without(template: dict[str, Any], policy_prefix: str, action: str) -> None:
@@ -63,7 +64,18 @@ def broken_copy(assembly: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     template = json.loads(_renamed(template_file.read_text()))
     _without(template, "PaymentServiceFunctionsApiRoleDefaultPolicy", "dynamodb:PutItem")
     _without(template, "PaymentServiceFunctionsProcessorRoleDefaultPolicy", "logs:PutLogEvents")
-    template_file.write_text(json.dumps(template, indent=1))
+    text = json.dumps(template, indent=1)
+    template_file.write_text(text)
+    # The template is published content-addressed: a changed template needs its own key, or the shared
+    # bootstrap bucket serves this copy to the real dev stage (and the copy to whoever deploys it next).
+    (assets,) = stage_dir.glob("*.assets.json")
+    entry = next(
+        f for f in json.loads(assets.read_text())["files"].values() if f["source"]["path"] == template_file.name
+    )
+    old_key = next(iter(entry["destinations"].values()))["objectKey"].removesuffix(".json")
+    new_key = hashlib.sha256(text.encode()).hexdigest()
+    for path in (assets, manifest):
+        path.write_text(path.read_text().replace(old_key, new_key))
     return copy
 
 
