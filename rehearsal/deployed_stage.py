@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -236,23 +237,6 @@ class StageRuntime:
         """Denied calls and failed log deliveries since the stage started serving: each fails the stage."""
         return self.iam_report().failure_lines() + self.functions.log_delivery_errors()
 
-    def judge(self, result: Any) -> list[str]:
-        """Record the IAM counts on the stage's result and fail it on a denial or a lost log delivery;
-        returns the progress lines to show."""
-        report = self.iam_report()
-        result.iam = report.as_dict()
-        failures = self.failures()
-        if failures:
-            result.outcome = "failed"
-            result.failures.extend(failures)
-        if not report.enforced:
-            return ["IAM not enforced (emulator started without enforce_iam)"]
-        lines = [
-            f"IAM enforced: {report.authorized} calls authorized, {report.denied} denied "
-            f"({report.resource_not_evaluated} evaluated on the action only: no resource ARN)"
-        ]
-        return lines + [f"FAILED {failure}" for failure in failures]
-
     def stop(self) -> None:
         for api in self.apis:
             api.stop()
@@ -261,6 +245,28 @@ class StageRuntime:
         self.functions.close()
         self._api_log.close()
         self._poll_log.close()
+
+
+class IamWatch:
+    """What IAM decided during one pipeline action, and the log deliveries the served stages lost meanwhile:
+    `failures()` non-empty fails the action (a function, its log delivery or the action's own calls denied)."""
+
+    def __init__(self, emulator: Any, runtimes: Mapping[str, StageRuntime]) -> None:
+        self._emulator = emulator
+        self._runtimes = runtimes
+        authorization = emulator.authorization
+        self._mark = authorization.mark() if authorization is not None else 0
+        self._delivery_errors = {name: len(r.functions.log_delivery_errors()) for name, r in runtimes.items()}
+
+    def report(self) -> IamReport:
+        authorization = self._emulator.authorization
+        return authorization.report(self._mark) if authorization is not None else IamReport(enforced=False)
+
+    def failures(self) -> list[str]:
+        lines = self.report().failure_lines()
+        for name, runtime in list(self._runtimes.items()):
+            lines += runtime.functions.log_delivery_errors()[self._delivery_errors.get(name, 0) :]
+        return lines
 
 
 def _function_log_groups(template: dict[str, Any], physical: dict[str, str]) -> dict[str, str]:

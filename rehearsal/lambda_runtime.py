@@ -137,7 +137,7 @@ class LocalFunction:
             output = Tee(self.log)
             started = time.monotonic()
             try:
-                with _routed_output(output):
+                with _routed_output(output):  # type: ignore[arg-type]  # Tee is a text stream, not typing.TextIO
                     self.invocations += 1
                     if self.fault is not None:
                         return self.fault(event)

@@ -288,6 +288,21 @@ def _patch_iam_role() -> None:
 
     _wrap_classmethod(Role, "create_from_cloudformation_json", make)
 
+    def make_delete(original: Callable[..., Any]) -> Callable[..., Any]:
+        def delete(
+            cls: type, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+        ) -> Any:
+            # CloudFormation detaches the managed policies it attached before deleting the role.
+            for role in iam_backends[account_id][get_partition(region_name)].roles.values():
+                if role.name == resource_name:
+                    for policy in list(role.managed_policies.values()):
+                        policy.detach_from(role)
+            return original(cls, resource_name, cloudformation_json, account_id, region_name)
+
+        return delete
+
+    _wrap_classmethod(Role, "delete_from_cloudformation_json", make_delete)
+
 
 def _patch_lambda_function() -> None:
     def make(original: Callable[..., Any]) -> Callable[..., Any]:

@@ -7,7 +7,6 @@ so it deploys next to the other tests' stages in the shared emulator."""
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import re
 import shutil
@@ -20,10 +19,10 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from rehearsal import iam, lambda_runtime
-from rehearsal.deployed_stage import StageRuntime
+from rehearsal import cdk_cli, iam, lambda_runtime
+from rehearsal.assembly import stage_stacks
+from rehearsal.deployed_stage import IamWatch, StageRuntime, account_for
 from rehearsal.emulator import Emulator
-from rehearsal.promotion import Console, Rehearsal, StageResult
 from rehearsal.safety import DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY
 from tests.smoke.api_client import ApiClient
 
@@ -80,46 +79,47 @@ def broken_copy(assembly: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
 
 
 @pytest.fixture(scope="module")
-def served_copy(broken_copy: Path, reports: Path, emulator: Emulator) -> Iterator[tuple[Rehearsal, StageRuntime]]:
-    rehearsal = Rehearsal(broken_copy, reports=reports / COPY_NAME, console=Console(io.StringIO()), emulator=emulator)
-    with rehearsal:
-        rehearsal.bootstrap()
-        deployed, _ = rehearsal.deploy("dev")
-        assert deployed.artifact.stack_name == f"{COPY_NAME}-PaymentStack"
-        runtime = rehearsal.serve(deployed)
-        yield rehearsal, runtime
+def served_copy(
+    broken_copy: Path, reports: Path, emulator: Emulator, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[StageRuntime]:
+    """The broken copy's dev stage deployed by the CDK CLI (as the bootstrap roles) and served."""
+    artifact = stage_stacks(broken_copy)["dev"]
+    assert artifact.stack_name == f"{COPY_NAME}-PaymentStack"
+    log = reports / COPY_NAME / "cdk.log"
+    key = (emulator.account, emulator.region)
+    if key not in emulator.bootstrapped:
+        cdk_cli.bootstrap(account=key[0], region=key[1], assembly=broken_copy, env=emulator.environment(), log_file=log)
+        emulator.bootstrapped.add(key)
+    cdk_cli.deploy(artifact.display_name, assembly=broken_copy, env=emulator.environment(), log_file=log)
+    workdir = tmp_path_factory.mktemp("iam-functions")
+    runtime = StageRuntime(emulator, account_for(emulator, artifact), workdir=workdir, log_dir=reports / COPY_NAME)
+    yield runtime.start()
+    runtime.stop()
 
 
-def _judged(runtime: StageRuntime) -> StageResult:
-    result = StageResult("dev", runtime.deployed.artifact.display_name, outcome="passed")
-    runtime.judge(result)
-    return result
-
-
-def test_missing_put_item_fails_the_stage_naming_action_and_role(
-    served_copy: tuple[Rehearsal, StageRuntime], emulator: Emulator
-) -> None:
-    _, runtime = served_copy
+def test_missing_put_item_fails_the_stage_naming_action_and_role(served_copy: StageRuntime, emulator: Emulator) -> None:
+    runtime = served_copy
     session = boto3.session.Session(DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY, region_name=emulator.region)
     api = ApiClient(runtime.api_url or "", session, emulator.region)
     body = {"amount": 1250, "currency": "USD", "merchant_id": "m-iam", "source": "tok_iam", "description": "iam"}
+    watch = IamWatch(emulator, {COPY_NAME: runtime})  # as the executor watches each pipeline action
     response = api.create(body, str(uuid.uuid4()))
     assert response.status >= 500, response.describe()  # the function cannot write the payment
 
-    result = _judged(runtime)
-    assert result.outcome == "failed"
-    denied = [f for f in result.failures if "dynamodb:PutItem" in f]
-    assert denied, result.failures
+    failures, report = runtime.failures(), runtime.iam_report()
+    denied = [f for f in failures if "dynamodb:PutItem" in f]
+    assert denied, failures
+    assert [f for f in watch.failures() if "dynamodb:PutItem" in f] == denied  # the action would fail on it
     assert f":table/payments-{COPY_NAME} " in denied[0]
     assert re.search(r"assumed-role/iamt-PaymentStack-PaymentServiceFunctionsApiRole[^/]*/payment-api-iamt", denied[0])
     assert f"(caller: function payment-api-{COPY_NAME})" in denied[0]
-    assert result.iam["enforced"] and result.iam["denied"] >= 1 and result.iam["authorized"] > 0
+    assert report.enforced and report.denied >= 1 and report.authorized > 0
 
 
 def test_denied_log_delivery_fails_the_stage_naming_put_log_events(
-    served_copy: tuple[Rehearsal, StageRuntime], emulator: Emulator
+    served_copy: StageRuntime, emulator: Emulator
 ) -> None:
-    _, runtime = served_copy
+    runtime = served_copy
     processor = runtime.functions.function(f"payment-processor-{COPY_NAME}")
     record = {
         "messageId": "iam-test-1",
@@ -131,17 +131,18 @@ def test_denied_log_delivery_fails_the_stage_naming_put_log_events(
         "eventSourceARN": f"arn:aws:sqs:{emulator.region}:{emulator.account}:payment-events-{COPY_NAME}",
         "awsRegion": emulator.region,
     }
+    watch = IamWatch(emulator, {COPY_NAME: runtime})
     answer = processor.invoke({"Records": [record]})  # the function itself answers
     assert answer == {"batchItemFailures": [{"itemIdentifier": "iam-test-1"}]}
 
-    result = _judged(runtime)
-    assert result.outcome == "failed"
-    denied = [f for f in result.failures if f.startswith("IAM denied logs:PutLogEvents")]
-    assert denied, result.failures
+    failures = runtime.failures()
+    denied = [f for f in failures if f.startswith("IAM denied logs:PutLogEvents")]
+    assert denied, failures
     assert f"log-group:{processor.log_group}:log-stream:" in denied[0]
     assert f"(caller: function payment-processor-{COPY_NAME})" in denied[0]
-    lost = [f for f in result.failures if f.startswith(f"log delivery of payment-processor-{COPY_NAME}")]
-    assert lost and "PutLogEvents: AccessDenied" in lost[0], result.failures
+    lost = [f for f in failures if f.startswith(f"log delivery of payment-processor-{COPY_NAME}")]
+    assert lost and "PutLogEvents: AccessDenied" in lost[0], failures
+    assert any(f.startswith("IAM denied logs:PutLogEvents") for f in watch.failures())
     # The API role kept its log grant: its invocation's output reached its group, framed as Lambda frames it.
     (api,) = [f for f in runtime.functions.loaded() if f.name == f"payment-api-{COPY_NAME}" and f.invocations]
     assert api.delivery is not None and api.delivery.delivered >= 1 and api.delivery.errors == []
@@ -154,9 +155,9 @@ def test_denied_log_delivery_fails_the_stage_naming_put_log_events(
 
 
 def test_an_expiring_role_session_gets_a_fresh_execution_environment(
-    served_copy: tuple[Rehearsal, StageRuntime], monkeypatch: pytest.MonkeyPatch
+    served_copy: StageRuntime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _, runtime = served_copy
+    runtime = served_copy
     name = f"payment-processor-{COPY_NAME}"
     first = runtime.functions.function(name)
     assert first.credentials is not None and first.environment["AWS_SESSION_TOKEN"] == first.credentials.session_token
@@ -168,7 +169,7 @@ def test_an_expiring_role_session_gets_a_fresh_execution_environment(
 
 
 def test_cdk_cli_assumed_the_bootstrap_roles_as_the_harness_principal(
-    served_copy: tuple[Rehearsal, StageRuntime], emulator: Emulator
+    served_copy: StageRuntime, emulator: Emulator
 ) -> None:
     assert emulator.authorization is not None
     decisions = emulator.authorization.since(0)
