@@ -9,8 +9,8 @@ authorized by moto's policy engine (moto.iam.access_control), with corrections a
   session through moto's STS backend.
 - Corrections to moto 5.2.5 (measured; README "IAM: what the emulator evaluates"): moto passes
   resource "*" for every service but S3, SQS, IAM roles and sts:AssumeRole, so a statement scoped to an
-  ARN would never match; here the ARN is derived from the request for DynamoDB, CloudWatch Logs, EventBridge, SNS, Lambda and KMS, and
-  where it cannot be, the Resource element is NOT evaluated (recorded as such). Action names match
+  ARN would never match; here the ARN is derived from the request for DynamoDB, CloudWatch Logs,
+  EventBridge, SNS, Lambda and KMS, and where it cannot be, the Resource element is NOT evaluated (recorded as such). Action names match
   case-insensitively with `*`/`?` wildcards, as IAM does. A trust policy naming the account root
   (`arn:aws:iam::<account>:root`) admits principals of that account (moto compares the ARN literally),
   and one naming only a service admits no IAM principal (moto raised TypeError). The signing name
