@@ -7,14 +7,14 @@ authorized by moto's policy engine (moto.iam.access_control), with corrections a
 - Functions (and, through `credentials_for_role`, CodeBuild actions) run as their roles: the harness
   plays the AWS service, checks that the role's trust policy names that service principal and opens a
   session through moto's STS backend.
-- Corrections to moto 5.2.5 (measured; README "IAM: what the emulator evaluates"): moto passes
-  resource "*" for every service but S3, SQS, IAM roles and sts:AssumeRole, so a statement scoped to an
-  ARN would never match; here the ARN is derived from the request for DynamoDB, CloudWatch Logs,
-  EventBridge, SNS, Lambda and KMS, and where it cannot be, the Resource element is NOT evaluated (recorded as such). Action names match
-  case-insensitively with `*`/`?` wildcards, as IAM does. A trust policy naming the account root
-  (`arn:aws:iam::<account>:root`) admits principals of that account (moto compares the ARN literally),
-  and one naming only a service admits no IAM principal (moto raised TypeError). The signing name
-  `monitoring` is authorized as `cloudwatch:`. A bodyless REST request (API Gateway, Lambda GET) is
+- Corrections to moto 5.2.5 (measured; README "IAM: what the emulator evaluates"): moto passes resource
+  "*" for every service but S3, SQS, IAM roles and sts:AssumeRole, so a statement scoped to an ARN would
+  never match; here the ARN is derived from the request for DynamoDB, CloudWatch Logs, EventBridge, SNS,
+  Lambda and KMS, and where it cannot be, the Resource element is NOT evaluated (recorded as such).
+  Action names match case-insensitively with `*`/`?` wildcards, as IAM does. A trust policy naming the
+  account root (`arn:aws:iam::<account>:root`) admits principals of that account (moto compares the ARN
+  literally), and one naming only a service admits no IAM principal (moto raised TypeError). The signing
+  name `monitoring` is authorized as `cloudwatch:`. A bodyless REST request (API Gateway, Lambda GET) is
   signed over an empty payload (moto hashed its headers), and an inline policy a CloudFormation role
   holds as a dict is read (moto raised KeyError).
 - Every decision is recorded (principal, caller, action, resource, allowed), so a stage can report
