@@ -471,6 +471,16 @@ def _trusts_service(document: dict[str, Any], service: str) -> bool:
     return False
 
 
+def aws_managed_policy_document(name: str) -> str:
+    """The document of an AWS managed policy, from moto's copy (to give a principal the grant AWS would)."""
+    from moto.iam.aws_managed_policies import aws_managed_policies_data  # noqa: PLC0415 - 1 MB, on demand
+
+    policies = json.loads(aws_managed_policies_data)
+    if name not in policies:
+        raise KeyError(f"moto has no copy of the AWS managed policy {name}")
+    return json.dumps(policies[name]["Document"])
+
+
 def current_log() -> AuthorizationLog | None:
     """The authorization log of the enforcing emulator in this process, if any."""
     return _state.get("log")

@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 from product.catalog.launch import EXIT_INPUT, LaunchError, LaunchRequest, Progress, provision, terminate
 from product.catalog.parameters import NAME_SUFFIX, PROFILE
 from rehearsal import cdk_cli
+from rehearsal import iam as rehearsal_iam
 from rehearsal.catalog_launch import rehearse_catalog_launch
 from rehearsal.emulator import Emulator
 from rehearsal.executor import Console
@@ -27,14 +28,7 @@ from rehearsal.executor import Console
 CATALOG_STACK = "PaymentPipeline/catalog/PaymentCatalog"
 TEAM_ROLE = "PaymentAppDevelopers"  # cdk.json context catalog.principals
 PRODUCT = "Payment Processing"
-END_USER_ACTIONS = [
-    "servicecatalog:Describe*",
-    "servicecatalog:List*",
-    "servicecatalog:Search*",
-    "servicecatalog:ProvisionProduct",
-    "servicecatalog:TerminateProvisionedProduct",
-    "servicecatalog:UpdateProvisionedProduct",
-]
+END_USER_POLICY = "AWSServiceCatalogEndUserFullAccess"
 TEAM_TAGS = {"cost-center": "CC-1001", "owner": "payments-team", "data-classification": "confidential"}
 
 
@@ -56,13 +50,10 @@ def _role_session(emulator: Emulator, role_name: str) -> boto3.session.Session:
     except ClientError as error:
         if error.response["Error"]["Code"] != "EntityAlreadyExists":
             raise
-    # IAM is enforced: as in AWS, a team member needs Service Catalog's end-user actions on top of the
-    # portfolio's association (what AWSServiceCatalogEndUserFullAccess grants on the service side).
-    end_user = {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": END_USER_ACTIONS, "Resource": "*"}],
-    }
-    iam.put_role_policy(RoleName=role_name, PolicyName="ServiceCatalogEndUser", PolicyDocument=json.dumps(end_user))
+    # IAM is enforced: as in AWS, a team member needs Service Catalog's end-user grant on top of the
+    # portfolio's association.
+    document = rehearsal_iam.aws_managed_policy_document(END_USER_POLICY)
+    iam.put_role_policy(RoleName=role_name, PolicyName=END_USER_POLICY, PolicyDocument=document)
     credentials = emulator.client("sts").assume_role(
         RoleArn=f"arn:aws:iam::{emulator.account}:role/{role_name}", RoleSessionName="team-member"
     )["Credentials"]
