@@ -64,7 +64,8 @@ def _principal_and_tags(template: dict[str, Any]) -> tuple[str, dict[str, str]]:
     return principals[0], tags
 
 
-def _assume(emulator: Any, role_arn: str) -> dict[str, str]:
+def team_credentials(emulator: Any, role_arn: str) -> dict[str, str]:
+    """Assumed-role credentials of a team's role (created in the emulator if missing) as environment variables."""
     iam = emulator.client("iam")
     role_name = role_arn.rsplit("/", 1)[-1]
     trust = {
@@ -139,7 +140,7 @@ def rehearse_catalog_launch(emulator: Any, assembly: Path, reports: Path, consol
         .get("Outputs", [])
     }
     principal, tags = _principal_and_tags(catalog.template)
-    team = _assume(emulator, principal)
+    team = team_credentials(emulator, principal)
     env = {**emulator.environment(), **team}
     suffix = _free_suffix(emulator)
     name = f"payments-{suffix}"

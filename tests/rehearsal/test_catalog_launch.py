@@ -20,48 +20,35 @@ from botocore.exceptions import ClientError
 from product.catalog.launch import EXIT_INPUT, LaunchError, LaunchRequest, Progress, provision, terminate
 from product.catalog.parameters import NAME_SUFFIX, PROFILE
 from rehearsal import cdk_cli
-from rehearsal import iam as rehearsal_iam
-from rehearsal.catalog_launch import rehearse_catalog_launch
+from rehearsal.catalog_launch import rehearse_catalog_launch, team_credentials
 from rehearsal.emulator import Emulator
 from rehearsal.executor import Console
 
 CATALOG_STACK = "PaymentPipeline/catalog/PaymentCatalog"
 TEAM_ROLE = "PaymentAppDevelopers"  # cdk.json context catalog.principals
 PRODUCT = "Payment Processing"
-END_USER_POLICY = "AWSServiceCatalogEndUserFullAccess"
 TEAM_TAGS = {"cost-center": "CC-1001", "owner": "payments-team", "data-classification": "confidential"}
 
 
 def _role_session(emulator: Emulator, role_name: str) -> boto3.session.Session:
     """Credentials of `role_name` (created in the emulator if missing), as a team member would hold them."""
-    iam = emulator.client("iam")
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:aws:iam::{emulator.account}:root"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
-    try:
-        iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(trust))
-    except ClientError as error:
-        if error.response["Error"]["Code"] != "EntityAlreadyExists":
-            raise
-    # IAM is enforced: as in AWS, a team member needs Service Catalog's end-user grant on top of the
-    # portfolio's association.
-    document = rehearsal_iam.aws_managed_policy_document(END_USER_POLICY)
-    iam.put_role_policy(RoleName=role_name, PolicyName=END_USER_POLICY, PolicyDocument=document)
-    credentials = emulator.client("sts").assume_role(
-        RoleArn=f"arn:aws:iam::{emulator.account}:role/{role_name}", RoleSessionName="team-member"
-    )["Credentials"]
+    credentials = team_credentials(emulator, f"arn:aws:iam::{emulator.account}:role/{role_name}")
     return boto3.session.Session(
-        aws_access_key_id=credentials["AccessKeyId"],
-        aws_secret_access_key=credentials["SecretAccessKey"],
-        aws_session_token=credentials["SessionToken"],
+        aws_access_key_id=credentials["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=credentials["AWS_SECRET_ACCESS_KEY"],
+        aws_session_token=credentials["AWS_SESSION_TOKEN"],
         region_name=emulator.region,
+    )
+
+
+def _provision_directly(sc: Any, product: dict[str, Any], name: str, profile: str, suffix: str) -> None:
+    """ProvisionProduct itself, without the launch helper's own checks in front."""
+    sc.provision_product(
+        ProductId=product["ProductViewSummary"]["ProductId"],
+        ProvisioningArtifactId=product["ProvisioningArtifacts"][0]["Id"],
+        PathId=product["LaunchPaths"][0]["Id"],
+        ProvisionedProductName=name,
+        ProvisioningParameters=[{"Key": PROFILE, "Value": profile}, {"Key": NAME_SUFFIX, "Value": suffix}],
     )
 
 
@@ -169,13 +156,7 @@ def test_a_principal_not_associated_with_the_portfolio_cannot_see_or_launch(
     team_sc, _ = team
     product = team_sc.describe_product(Name=PRODUCT)
     with pytest.raises(ClientError) as denied:
-        sc.provision_product(
-            ProductId=product["ProductViewSummary"]["ProductId"],
-            ProvisioningArtifactId=product["ProvisioningArtifacts"][0]["Id"],
-            PathId=product["LaunchPaths"][0]["Id"],
-            ProvisionedProductName="payments-team-c",
-            ProvisioningParameters=[{"Key": PROFILE, "Value": "dev"}, {"Key": NAME_SUFFIX, "Value": "team-c"}],
-        )
+        _provision_directly(sc, product, "payments-team-c", "dev", "team-c")
     assert denied.value.response["Error"]["Code"] == "AccessDeniedException"
     assert "SomeOtherTeam" in denied.value.response["Error"]["Message"]
 
@@ -184,13 +165,7 @@ def test_parameter_constraints_hold_on_the_service_side_too(team: tuple[Any, Any
     sc, _ = team
     product = sc.describe_product(Name=PRODUCT)
     with pytest.raises(ClientError) as refused:
-        sc.provision_product(
-            ProductId=product["ProductViewSummary"]["ProductId"],
-            ProvisioningArtifactId=product["ProvisioningArtifacts"][0]["Id"],
-            PathId=product["LaunchPaths"][0]["Id"],
-            ProvisionedProductName="payments-bad",
-            ProvisioningParameters=[{"Key": PROFILE, "Value": "qa"}, {"Key": NAME_SUFFIX, "Value": "Team_B"}],
-        )
+        _provision_directly(sc, product, "payments-bad", "qa", "Team_B")
     message = refused.value.response["Error"]["Message"]
     assert refused.value.response["Error"]["Code"] == "InvalidParametersException"
     assert f"{PROFILE}='qa' is not one of" in message
@@ -239,13 +214,7 @@ def test_a_stage_name_as_suffix_is_rejected_by_the_version_itself(team: tuple[An
     sc, _ = team
     product = sc.describe_product(Name=PRODUCT)
     with pytest.raises(ClientError) as refused:
-        sc.provision_product(
-            ProductId=product["ProductViewSummary"]["ProductId"],
-            ProvisioningArtifactId=product["ProvisioningArtifacts"][0]["Id"],
-            PathId=product["LaunchPaths"][0]["Id"],
-            ProvisionedProductName=f"payments-{stage_name}",
-            ProvisioningParameters=[{"Key": PROFILE, "Value": "dev"}, {"Key": NAME_SUFFIX, "Value": stage_name}],
-        )
+        _provision_directly(sc, product, f"payments-{stage_name}", "dev", stage_name)
     assert refused.value.response["Error"]["Code"] == "InvalidParametersException"
     assert f"{NAME_SUFFIX}='{stage_name}' does not match" in refused.value.response["Error"]["Message"]
 
