@@ -21,11 +21,13 @@ from typing import Any
 
 import boto3
 
+from rehearsal import iam as rehearsal_iam
 from rehearsal.assembly import StackArtifact, catalog_stacks, product_template_files
 from rehearsal.cdk_cli import REPOSITORY_ROOT
 from rehearsal.deployed_stage import StageRuntime, account_for, write_not_emulated
 
 SUFFIX = "team-a"
+END_USER_POLICY = "AWSServiceCatalogEndUserFullAccess"
 PROFILE = "dev"
 SMOKE = REPOSITORY_ROOT / "scripts" / "smoke"
 LAUNCH_TIMEOUT_S = 600
@@ -80,6 +82,12 @@ def team_credentials(emulator: Any, role_arn: str) -> dict[str, str]:
         iam.get_role(RoleName=role_name)
     except iam.exceptions.NoSuchEntityException:
         iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=json.dumps(trust))
+    # IAM is enforced: a team member holds Service Catalog's end-user grant, as AWS sets them up.
+    iam.put_role_policy(
+        RoleName=role_name,
+        PolicyName=END_USER_POLICY,
+        PolicyDocument=rehearsal_iam.aws_managed_policy_document(END_USER_POLICY),
+    )
     credentials = emulator.client("sts").assume_role(RoleArn=role_arn, RoleSessionName="team-member")["Credentials"]
     return {
         "AWS_ACCESS_KEY_ID": credentials["AccessKeyId"],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ from rehearsal import shims
 from rehearsal.assembly import StackArtifact
 from rehearsal.event_sources import QueueMapping, SqsPoller
 from rehearsal.gateway import LocalRestApi, routes_of
+from rehearsal.iam import IamReport
 from rehearsal.lambda_runtime import FunctionHost
 from rehearsal.safety import DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY
 
@@ -171,6 +173,8 @@ class StageRuntime:
         self._poll_log = (log_dir / "event-sources.log").open("a", encoding="utf-8")
         self.apis: list[LocalRestApi] = []
         self.pollers: list[SqsPoller] = []
+        authorization = emulator.authorization
+        self._iam_mark = authorization.mark() if authorization is not None else 0
 
     @property
     def api_url(self) -> str | None:
@@ -185,6 +189,7 @@ class StageRuntime:
         ):
             for summary in page["StackResourceSummaries"]:
                 physical[summary["LogicalResourceId"]] = summary.get("PhysicalResourceId", "")
+        self.functions.log_groups.update(_function_log_groups(template, physical))
         apigateway = self.emulator.client("apigateway")
         caller = self.emulator.client("sts").get_caller_identity()["Arn"]
         (stack,) = cloudformation.describe_stacks(StackName=self.deployed.artifact.stack_name)["Stacks"]
@@ -221,6 +226,17 @@ class StageRuntime:
                 self.pollers.append(poller.start())
         return self
 
+    def iam_report(self) -> IamReport:
+        """What IAM decided for the calls made since this stage started serving (its functions, the suite)."""
+        authorization = self.emulator.authorization
+        if authorization is None:
+            return IamReport(enforced=False)
+        return authorization.report(self._iam_mark)
+
+    def failures(self) -> list[str]:
+        """Denied calls and failed log deliveries since the stage started serving: each fails the stage."""
+        return self.iam_report().failure_lines() + self.functions.log_delivery_errors()
+
     def stop(self) -> None:
         for api in self.apis:
             api.stop()
@@ -229,6 +245,42 @@ class StageRuntime:
         self.functions.close()
         self._api_log.close()
         self._poll_log.close()
+
+
+class IamWatch:
+    """What IAM decided during one pipeline action, and the log deliveries the served stages lost meanwhile:
+    `failures()` non-empty fails the action (a function, its log delivery or the action's own calls denied)."""
+
+    def __init__(self, emulator: Any, runtimes: Mapping[str, StageRuntime]) -> None:
+        self._emulator = emulator
+        self._runtimes = runtimes
+        authorization = emulator.authorization
+        self._mark = authorization.mark() if authorization is not None else 0
+        self._delivery_errors = {name: len(r.functions.log_delivery_errors()) for name, r in runtimes.items()}
+
+    def report(self) -> IamReport:
+        authorization = self._emulator.authorization
+        return authorization.report(self._mark) if authorization is not None else IamReport(enforced=False)
+
+    def failures(self) -> list[str]:
+        lines = self.report().failure_lines()
+        for name, runtime in list(self._runtimes.items()):
+            lines += runtime.functions.log_delivery_errors()[self._delivery_errors.get(name, 0) :]
+        return lines
+
+
+def _function_log_groups(template: dict[str, Any], physical: dict[str, str]) -> dict[str, str]:
+    """Function name -> the log group its LoggingConfig names (a Ref to a group of the stack, or a name)."""
+    groups = {}
+    for logical_id, resource in template.get("Resources", {}).items():
+        if resource.get("Type") != "AWS::Lambda::Function" or logical_id not in physical:
+            continue
+        group = (resource.get("Properties", {}).get("LoggingConfig") or {}).get("LogGroup")
+        if isinstance(group, dict) and "Ref" in group:
+            group = physical.get(group["Ref"])
+        if isinstance(group, str) and group:
+            groups[physical[logical_id]] = group
+    return groups
 
 
 def _mapped(value: Any, template: dict[str, Any], parameters: dict[str, str]) -> str | None:

@@ -3,6 +3,8 @@
 In-process (not `moto_server` as a child) so the harness can apply its shims to moto and read what
 moto skipped. Requests are served on werkzeug threads; the request log goes to a file, not the console.
 moto's state is process-wide: run one Emulator per process at a time (start and stop reset it).
+With `enforce_iam`, every request after start is authenticated and authorized (rehearsal.iam); the
+harness itself signs as an admin IAM user, functions as their roles.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from typing import Any
 
 import boto3
 
-from rehearsal import shims
+from rehearsal import iam, shims
 from rehearsal.safety import DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY, emulator_environment, is_loopback_url
 
 DEFAULT_ACCOUNT = "111111111111"
@@ -27,11 +29,18 @@ class Emulator:
     """moto on a loopback port, one account, the shims applied; `stop()` throws all state away."""
 
     def __init__(
-        self, *, account: str = DEFAULT_ACCOUNT, region: str = DEFAULT_REGION, log_file: Path | None = None
+        self,
+        *,
+        account: str = DEFAULT_ACCOUNT,
+        region: str = DEFAULT_REGION,
+        log_file: Path | None = None,
+        enforce_iam: bool = False,
     ) -> None:
         self.account = account
         self.region = region
         self.log_file = log_file
+        self.enforce_iam = enforce_iam
+        self.authorization: iam.AuthorizationLog | None = None  # set while IAM is enforced
         self.endpoint = ""
         self.skipped: shims.SkipRecorder | None = None
         self.bootstrapped: set[tuple[str, str]] = set()  # (account, region) pairs `cdk bootstrap` ran for
@@ -60,10 +69,15 @@ class Emulator:
             self.stop()
             raise RuntimeError(f"emulator bound to {self.endpoint}, which is not loopback")
         self._reset_backends()
+        if self.enforce_iam:
+            self.authorization = iam.enforce(self.account)
         return self
 
     def stop(self) -> None:
         self._clients.clear()
+        if self.authorization is not None:
+            iam.relax()
+            self.authorization = None
         if self._server is not None:
             self._server.stop()
             self._server = None
@@ -101,6 +115,25 @@ class Emulator:
                     )
                 self._clients[service] = self._session.client(service, endpoint_url=self.endpoint)
             return self._clients[service]
+
+    def credentials_for_role(
+        self,
+        role_arn: str,
+        *,
+        service: str = "lambda.amazonaws.com",
+        session_name: str | None = None,
+        caller: str | None = None,
+    ) -> iam.RoleCredentials | None:
+        """A session of the role as `service` opens it; None when IAM is not enforced (dummy keys then)."""
+        if self.authorization is None:
+            return None
+        return iam.credentials_for_role(
+            role_arn,
+            account=self.account,
+            service=service,
+            session_name=session_name or service.split(".", maxsplit=1)[0],
+            caller=caller,
+        )
 
     def function_code(self, name: str, qualifier: str | None) -> bytes:
         """A Lambda function's deployment package as the emulator stores it (moto keeps the zip in memory)."""

@@ -27,6 +27,7 @@ from typing import Any, TextIO
 from rehearsal import actions, cdk_cli, shims
 from rehearsal.assembly import catalog_stacks
 from rehearsal.catalog_launch import rehearse_catalog_launch
+from rehearsal.deployed_stage import IamWatch
 from rehearsal.emulator import Emulator
 from rehearsal.pipeline_plan import PipelinePlan, PlannedAction, load_plan
 from rehearsal.safety import DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY, check_caller_environment
@@ -144,7 +145,7 @@ class PipelineRehearsal:
             self.plan.stage(only_stage)  # a clear error for an unknown stage, before anything starts
         self._own_emulator = emulator is None
         self.emulator = emulator or Emulator(
-            account=self.plan.account, region=self.plan.region, log_file=self.reports / "emulator.log"
+            account=self.plan.account, region=self.plan.region, log_file=self.reports / "emulator.log", enforce_iam=True
         )
         self._workspace = tempfile.TemporaryDirectory(prefix="rehearsal-run-")
         self.state: actions.RunState | None = None
@@ -283,9 +284,13 @@ class PipelineRehearsal:
                     + ")"
                 )
             resolved = state.variables.resolve(action.configuration, action=action.path, field="configuration")
+            watch = IamWatch(state.emulator, state.runtimes)
             done = runner(state, _with_configuration(action, resolved), log)
+            if denied := watch.failures():  # a denied call (a function's, a log delivery's, the action's) fails it
+                raise actions.ActionFailedError("; ".join(denied), {**done.details, "iam": watch.report().as_dict()})
             state.variables.publish(action.namespace, done.variables)
             outcome.status, outcome.summary, outcome.details = SUCCEEDED, done.summary, done.details
+            outcome.details["iam"] = watch.report().as_dict()
             if done.variables and action.namespace:
                 outcome.details["variables"] = done.variables
             return True

@@ -11,7 +11,11 @@ moto stores Lambda functions but cannot run their code without Docker. The harne
 - invocations of one function are serialized (one execution environment per function); a fake Lambda
   context carries the name, version, memory, request id and a deadline from the configured timeout
   (the timeout itself is not enforced); X-Ray is off (no daemon), as Powertools does outside Lambda;
-- function output (Powertools logs, EMF metrics, warnings) goes to a log file, not the console.
+- function output (Powertools logs, EMF metrics, warnings) goes to a log file, not the console, and
+  to the function's log group in the emulator (rehearsal.log_delivery), as the Lambda service does;
+- with IAM enforced, each function runs with a session of its execution role (the role of its
+  configuration, opened as lambda.amazonaws.com), in its environment variables as Lambda sets them; an
+  execution environment whose session is about to expire is replaced by a fresh one, as Lambda does.
 """
 
 from __future__ import annotations
@@ -30,6 +34,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+import boto3
+
+from rehearsal.iam import RoleCredentials
+from rehearsal.log_delivery import LogDelivery, Tee
 from rehearsal.safety import STRIPPED_PREFIXES
 
 _IMPORT_LOCK = threading.RLock()
@@ -108,6 +116,9 @@ class LocalFunction:
     environment: dict[str, str]
     handler: Callable[[Any, Any], Any]
     log: TextIO
+    log_group: str = ""
+    delivery: LogDelivery | None = None
+    credentials: RoleCredentials | None = None
     fault: Callable[[Any], Any] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
     invocations: int = 0
@@ -120,13 +131,21 @@ class LocalFunction:
             invoked_function_arn=self.arn,
             memory_limit_in_mb=self.memory_mb,
             timeout_s=self.timeout_s,
-            log_group_name=f"/aws/lambda/{self.name}",
+            log_group_name=self.log_group or f"/aws/lambda/{self.name}",
         )
-        with self.lock, _routed_output(self.log):
-            self.invocations += 1
-            if self.fault is not None:
-                return self.fault(event)
-            return self.handler(event, context)
+        with self.lock:
+            output = Tee(self.log)
+            started = time.monotonic()
+            try:
+                with _routed_output(output):  # type: ignore[arg-type]  # Tee is a text stream, not typing.TextIO
+                    self.invocations += 1
+                    if self.fault is not None:
+                        return self.fault(event)
+                    return self.handler(event, context)
+            finally:
+                if self.delivery is not None:
+                    text = output.buffer_text.getvalue()
+                    self.delivery.deliver(context.aws_request_id, text, started=started, version=self.version)
 
 
 @contextlib.contextmanager
@@ -185,13 +204,23 @@ def load_handler(code_dir: Path, handler_name: str, environment: dict[str, str],
     return getattr(module, function_name)
 
 
+SESSION_REFRESH_MARGIN_S = 300  # replace an execution environment whose role session ends sooner
+
+
 class FunctionHost:
     """Loads deployed functions on first use (by name or ARN, optionally qualified) and caches them."""
 
     def __init__(
-        self, emulator: Any, workdir: Path, log_file: Path, faults: dict[str, Callable[[Any], Any]] | None = None
+        self,
+        emulator: Any,
+        workdir: Path,
+        log_file: Path,
+        faults: dict[str, Callable[[Any], Any]] | None = None,
+        log_groups: dict[str, str] | None = None,
     ) -> None:
         self._emulator = emulator
+        self.log_groups = dict(log_groups or {})  # function name -> its LoggingConfig.LogGroup
+        self.retired: list[LocalFunction] = []  # execution environments replaced (their delivery errors count)
         self._workdir = workdir
         self._lambda = emulator.client("lambda")
         self._faults = faults or {}
@@ -208,9 +237,21 @@ class FunctionHost:
         qualifier = qualifier or arn_qualifier or "$LATEST"
         with self._lock:
             key = (name, qualifier)
-            if key not in self._functions:
-                self._functions[key] = self._load(name, qualifier)
-            return self._functions[key]
+            loaded = self._functions.get(key)
+            credentials = loaded.credentials if loaded is not None else None
+            if credentials is not None and credentials.expires_within(SESSION_REFRESH_MARGIN_S):
+                self.retired.append(self._functions.pop(key))
+                loaded = None
+            if loaded is None:
+                loaded = self._functions[key] = self._load(name, qualifier)
+            return loaded
+
+    def loaded(self) -> list[LocalFunction]:
+        with self._lock:
+            return [*self.retired, *self._functions.values()]
+
+    def log_delivery_errors(self) -> list[str]:
+        return [error for function in self.loaded() if function.delivery for error in function.delivery.errors]
 
     def _load(self, name: str, qualifier: str) -> LocalFunction:
         configuration = self._lambda.get_function_configuration(FunctionName=name, Qualifier=qualifier)
@@ -220,13 +261,18 @@ class FunctionHost:
             code_dir.mkdir(parents=True)
             with zipfile.ZipFile(io.BytesIO(self._code_of(name, qualifier))) as package:
                 package.extractall(code_dir)
+        log_group = self.log_groups.get(name) or f"/aws/lambda/{name}"
+        credentials = self._emulator.credentials_for_role(
+            configuration["Role"], session_name=name, caller=f"function {name}"
+        )
         environment = {
             **self._emulator.environment({}),
+            **(credentials.environment() if credentials is not None else {}),
             **(configuration.get("Environment") or {}).get("Variables", {}),
             "AWS_LAMBDA_FUNCTION_NAME": name,
             "AWS_LAMBDA_FUNCTION_VERSION": version,
             "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(configuration.get("MemorySize", 128)),
-            "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{name}",
+            "AWS_LAMBDA_LOG_GROUP_NAME": log_group,
             "POWERTOOLS_TRACE_DISABLED": "true",  # no X-Ray daemon here
         }
         handler = load_handler(code_dir, configuration["Handler"], environment, self._log)
@@ -240,8 +286,25 @@ class FunctionHost:
             environment=environment,
             handler=handler,
             log=self._log,
+            log_group=log_group,
+            delivery=LogDelivery(
+                self._logs_client(credentials), function_name=name, version=version, log_group=log_group
+            ),
+            credentials=credentials,
             fault=self._faults.get(name),
         )
+
+    def _logs_client(self, credentials: RoleCredentials | None) -> Any:
+        """The Lambda service writes the function's logs with the function's role (when IAM is enforced)."""
+        if credentials is None:
+            return self._emulator.client("logs")
+        session = boto3.session.Session(
+            aws_access_key_id=credentials.access_key_id,
+            aws_secret_access_key=credentials.secret_access_key,
+            aws_session_token=credentials.session_token,
+            region_name=self._emulator.region,
+        )
+        return session.client("logs", endpoint_url=self._emulator.endpoint)
 
     def _code_of(self, name: str, qualifier: str) -> bytes:
         """The deployment package as stored by the emulator (uploaded by the CDK CLI as an asset)."""

@@ -16,6 +16,7 @@ from moto.cloudwatch.models import Dimension, Metric, MetricDataQuery, MetricSta
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.table import Table
 from moto.events.models import EventBus
+from moto.iam.models import AWSManagedPolicy, Role, iam_backends
 from moto.kms.models import Key
 from moto.logs.models import LogGroup
 from moto.s3.models import FakeBucket, s3_backends
@@ -25,6 +26,7 @@ from moto.utilities.utils import get_partition
 from rehearsal import service_catalog
 from rehearsal.shims import (
     CUSTOM_RESOURCE_REASON,
+    MOTO_VERSION,
     HarnessResource,
     NotEmulated,
     SkippedResource,
@@ -54,6 +56,7 @@ def _apply_all(recorder: SkipRecorder) -> None:
         _patch_dynamodb_table,
         _patch_s3_bucket,
         _patch_log_group,
+        _patch_iam_role,
         _patch_lambda_function,
         _patch_sqs_add_message,
         _patch_route_table_delete,
@@ -222,6 +225,83 @@ def _patch_log_group() -> None:
         return create
 
     _wrap_classmethod(LogGroup, "create_from_cloudformation_json", make)
+
+    original_attribute = LogGroup.get_cfn_attribute
+
+    def get_cfn_attribute(self: Any, attribute_name: str) -> Any:
+        value = original_attribute(self, attribute_name)
+        return f"{value}:*" if attribute_name == "Arn" and not str(value).endswith(":*") else value
+
+    LogGroup.get_cfn_attribute = get_cfn_attribute  # type: ignore[method-assign]  # the shim
+
+
+def _without_no_values(value: Any) -> Any:
+    """CloudFormation drops an `Fn::If` branch that is `AWS::NoValue` from a list; moto leaves null there."""
+    if isinstance(value, list):
+        return [_without_no_values(item) for item in value if item is not None]
+    if isinstance(value, dict):
+        return {key: _without_no_values(item) for key, item in value.items()}
+    return value
+
+
+def _attach_managed_policy(role: Any, policy_arn: str) -> None:
+    """Attach as CloudFormation does; an AWS managed policy is loaded from moto's copy of them on first use
+    (moto loads none of them unless told to load all, which costs seconds per account)."""
+    backend = iam_backends[role.account_id][role.partition]
+    policy = backend.managed_policies.get(policy_arn)
+    if policy is None and policy_arn.startswith(f"arn:{role.partition}:iam::aws:policy/"):
+        data = _aws_managed_policies().get(policy_arn.rsplit("/", 1)[-1])
+        if data is not None:
+            policy = AWSManagedPolicy.from_data(policy_arn.rsplit("/", 1)[-1], role.account_id, "us-east-1", data)
+            backend.managed_policies[policy.arn] = policy
+    if policy is None:
+        raise ValueError(f"managed policy {policy_arn} of role {role.name} does not exist (in moto {MOTO_VERSION})")
+    policy.attach_to(role)
+
+
+_managed_policy_data: dict[str, Any] = {}
+
+
+def _aws_managed_policies() -> dict[str, Any]:
+    if not _managed_policy_data:
+        from moto.iam.aws_managed_policies import aws_managed_policies_data  # noqa: PLC0415 - 1 MB, on demand
+
+        _managed_policy_data.update(json.loads(aws_managed_policies_data))
+    return _managed_policy_data
+
+
+def _patch_iam_role() -> None:
+    def make(original: Callable[..., Any]) -> Callable[..., Any]:
+        def create(
+            cls: type, resource_name: str, cloudformation_json: dict[str, Any], *args: Any, **kwargs: Any
+        ) -> Any:
+            properties = cloudformation_json.setdefault("Properties", {})
+            for key in ("AssumeRolePolicyDocument", "Policies"):
+                if key in properties:
+                    properties[key] = _without_no_values(properties[key])
+            role = original(cls, resource_name, cloudformation_json, *args, **kwargs)
+            for policy_arn in properties.get("ManagedPolicyArns") or []:
+                _attach_managed_policy(role, str(policy_arn))
+            return role
+
+        return create
+
+    _wrap_classmethod(Role, "create_from_cloudformation_json", make)
+
+    def make_delete(original: Callable[..., Any]) -> Callable[..., Any]:
+        def delete(
+            cls: type, resource_name: str, cloudformation_json: dict[str, Any], account_id: str, region_name: str
+        ) -> Any:
+            # CloudFormation detaches the managed policies it attached before deleting the role.
+            for role in iam_backends[account_id][get_partition(region_name)].roles.values():
+                if role.name == resource_name:
+                    for policy in list(role.managed_policies.values()):
+                        policy.detach_from(role)
+            return original(cls, resource_name, cloudformation_json, account_id, region_name)
+
+        return delete
+
+    _wrap_classmethod(Role, "delete_from_cloudformation_json", make_delete)
 
 
 def _patch_lambda_function() -> None:

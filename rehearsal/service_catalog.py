@@ -46,6 +46,7 @@ from moto.servicecatalog.models import ServiceCatalogBackend, servicecatalog_bac
 from moto.servicecatalog.responses import ServiceCatalogResponse
 from moto.sts.models import sts_backends
 
+from rehearsal import iam
 from rehearsal.shims import HarnessResource
 
 PARTITION = "aws"
@@ -462,6 +463,22 @@ def _check_tags(allowed: dict[str, list[str]], tags: list[dict[str, str]]) -> No
 def _as_launch_role(catalog: _Catalog, role_arn: str, service: str) -> Any:
     """A client of the emulator with the launch role's credentials, as Service Catalog uses it."""
     endpoint = f"http://{catalog.response.headers['Host']}"
+    if iam.current_log() is not None:  # IAM enforced: the service opens the launch role's session (trust checked)
+        session = iam.credentials_for_role(
+            role_arn,
+            account=catalog.response.current_account,
+            service="servicecatalog.amazonaws.com",
+            session_name="ServiceCatalogLaunch",
+            caller="Service Catalog launch",
+        )
+        return boto3.client(
+            service,
+            endpoint_url=endpoint,
+            region_name=catalog.response.region,
+            aws_access_key_id=session.access_key_id,
+            aws_secret_access_key=session.secret_access_key,
+            aws_session_token=session.session_token,
+        )
     sts = boto3.client(
         "sts",
         endpoint_url=endpoint,

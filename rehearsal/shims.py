@@ -79,6 +79,29 @@ SHIMS: tuple[Shim, ...] = (
         "passes the key under the API's name and the retention as the integer CloudFormation would pass",
     ),
     Shim(
+        "log-group-arn-attribute",
+        "moto.logs.models.LogGroup.get_cfn_attribute",
+        "Fn::GetAtt Arn of an AWS::Logs::LogGroup is 'arn:...:log-group:NAME' where CloudFormation returns "
+        "'arn:...:log-group:NAME:*', so a grant on it (CDK's grantWrite) never matches a log stream once IAM "
+        "is enforced",
+        "returns the ARN with ':*', as CloudFormation does",
+    ),
+    Shim(
+        "iam-role-no-value-statements",
+        "moto.iam.models.Role.create_from_cloudformation_json",
+        "keeps a null where an Fn::If branch is AWS::NoValue inside a list (the CDK bootstrap roles' optional "
+        "trusted-accounts statement), so evaluating the trust policy raises TypeError (500) and the CDK CLI "
+        "cannot assume its bootstrap roles once IAM is enforced",
+        "drops the null entries from the role's trust and inline policies, as CloudFormation does",
+    ),
+    Shim(
+        "iam-role-managed-policy-arns",
+        "moto.iam.models.Role.create_from_cloudformation_json",
+        "ignores ManagedPolicyArns (and loads no AWS managed policy), so the CDK deploy role lacks "
+        "AWSCloudFormationReadOnlyAccess and every managed grant is missing once IAM is enforced",
+        "attaches each one as CloudFormation does; an AWS managed policy comes from moto's own copy of its document",
+    ),
+    Shim(
         "lambda-function-tracing",
         "moto.awslambda.models.LambdaFunction.create_from_cloudformation_json",
         "passes only seven properties to CreateFunction; TracingConfig is dropped (reported PassThrough)",

@@ -57,7 +57,7 @@ def reports(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def emulator(no_aws_credentials: None, reports: Path) -> Iterator[Emulator]:
-    with Emulator(log_file=reports / "emulator.log") as started:
+    with Emulator(log_file=reports / "emulator.log", enforce_iam=True) as started:
         yield started
 
 

@@ -115,6 +115,26 @@ def test_dev_stage_runs_as_synthesized_and_passes_its_smoke_build(dev: tuple[Run
         assert expected in progress, f"{expected!r} not in the progress output:\n{progress}"
 
 
+def test_dev_stage_passes_with_iam_enforced_and_its_functions_log_as_their_roles(
+    dev: tuple[RunResult, str], emulator: Emulator
+) -> None:
+    result, _ = dev
+    dev_actions = [a for a in result.actions if a.stage == "dev" and a.status == SUCCEEDED]
+    reports = [a.details["iam"] for a in dev_actions]
+    assert reports and all(r["enforced"] and r["denied"] == 0 for r in reports), reports
+    principals = {p for r in reports for p in r["by_principal"]}
+    functions = [p for p in principals if ":assumed-role/dev-PaymentStack-PaymentServiceFunctions" in p]
+    assert len(functions) == 2, principals  # the API and the processor, each as its own role
+    logs = emulator.client("logs")
+    groups = [g["logGroupName"] for g in logs.describe_log_groups(logGroupNamePrefix="dev-PaymentStack-")["logGroups"]]
+    for part in ("ApiLogs", "ProcessorLogs"):
+        (group,) = [g for g in groups if f"PaymentServiceLogs{part}" in g]
+        streams = logs.describe_log_streams(logGroupName=group)["logStreams"]
+        assert streams, f"nothing delivered to {group}"
+        events = logs.get_log_events(logGroupName=group, logStreamName=streams[0]["logStreamName"])["events"]
+        assert any(e["message"].startswith("START RequestId: ") for e in events), group
+
+
 def test_smoke_reports_are_the_builds_artifacts_and_the_run_page_links_them(
     dev: tuple[RunResult, str], reports: Path
 ) -> None:

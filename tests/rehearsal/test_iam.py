@@ -1,0 +1,261 @@
+"""IAM enforced in the emulator: a permission removed from a copy of the synthesized assembly fails the
+stage, naming the action and the role; the policy-engine corrections of rehearsal.iam behave as IAM.
+
+The copy is the session's assembly with the dev stage renamed (`iamt`: its own stack, tables, functions),
+so it deploys next to the other tests' stages in the shared emulator."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+
+from rehearsal import cdk_cli, iam, lambda_runtime
+from rehearsal.assembly import stage_stacks
+from rehearsal.deployed_stage import IamWatch, StageRuntime, account_for
+from rehearsal.emulator import Emulator
+from rehearsal.safety import DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY
+from tests.smoke.api_client import ApiClient
+
+COPY_NAME = "iamt"
+
+
+def _renamed(text: str) -> str:
+    """The dev stage's names with `iamt` for `dev` (stack, tables, functions, alarms, alias...)."""
+    text = text.replace("payment-dev", f"payment-{COPY_NAME}").replace("dev-PaymentStack", f"{COPY_NAME}-PaymentStack")
+    return re.sub(r'(?<=[a-z])-dev(?=["/:*-])', f"-{COPY_NAME}", text)
+
+
+def _without(template: dict[str, Any], policy_prefix: str, action: str) -> None:
+    """Remove `action` from every statement of the stack's inline policy whose logical id starts so."""
+    removed = 0
+    for logical_id, resource in template["Resources"].items():
+        if resource["Type"] == "AWS::IAM::Policy" and logical_id.startswith(policy_prefix):
+            for statement in resource["Properties"]["PolicyDocument"]["Statement"]:
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                if action in actions:
+                    if action.startswith("dynamodb:") and "TablesPayments" not in json.dumps(statement["Resource"]):
+                        continue  # only the grant on the payments table (the idempotency table keeps its own)
+                    statement["Action"] = [a for a in actions if a != action]
+                    removed += 1
+    assert removed, f"{action} not granted by {policy_prefix}* in the template: the test's premise changed"
+
+
+@pytest.fixture(scope="module")
+def broken_copy(assembly: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The assembly with the API role's dynamodb:PutItem on the payments table and the processor role's
+    logs:PutLogEvents removed from the (renamed) dev stage."""
+    copy = tmp_path_factory.mktemp("iam-assembly") / "assembly"
+    shutil.copytree(assembly, copy)
+    stage_dir = copy / "assembly-PaymentPipeline-dev"
+    manifest = stage_dir / "manifest.json"
+    manifest.write_text(_renamed(manifest.read_text()))
+    (template_file,) = stage_dir.glob("*PaymentStack*.template.json")
+    template = json.loads(_renamed(template_file.read_text()))
+    _without(template, "PaymentServiceFunctionsApiRoleDefaultPolicy", "dynamodb:PutItem")
+    _without(template, "PaymentServiceFunctionsProcessorRoleDefaultPolicy", "logs:PutLogEvents")
+    text = json.dumps(template, indent=1)
+    template_file.write_text(text)
+    # The template is published content-addressed: a changed template needs its own key, or the shared
+    # bootstrap bucket serves this copy to the real dev stage (and the copy to whoever deploys it next).
+    (assets,) = stage_dir.glob("*.assets.json")
+    entry = next(
+        f for f in json.loads(assets.read_text())["files"].values() if f["source"]["path"] == template_file.name
+    )
+    old_key = next(iter(entry["destinations"].values()))["objectKey"].removesuffix(".json")
+    new_key = hashlib.sha256(text.encode()).hexdigest()
+    for path in (assets, manifest):
+        path.write_text(path.read_text().replace(old_key, new_key))
+    return copy
+
+
+@pytest.fixture(scope="module")
+def served_copy(
+    broken_copy: Path, reports: Path, emulator: Emulator, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[StageRuntime]:
+    """The broken copy's dev stage deployed by the CDK CLI (as the bootstrap roles) and served."""
+    artifact = stage_stacks(broken_copy)["dev"]
+    assert artifact.stack_name == f"{COPY_NAME}-PaymentStack"
+    log = reports / COPY_NAME / "cdk.log"
+    key = (emulator.account, emulator.region)
+    if key not in emulator.bootstrapped:
+        cdk_cli.bootstrap(account=key[0], region=key[1], assembly=broken_copy, env=emulator.environment(), log_file=log)
+        emulator.bootstrapped.add(key)
+    cdk_cli.deploy(artifact.display_name, assembly=broken_copy, env=emulator.environment(), log_file=log)
+    workdir = tmp_path_factory.mktemp("iam-functions")
+    runtime = StageRuntime(emulator, account_for(emulator, artifact), workdir=workdir, log_dir=reports / COPY_NAME)
+    yield runtime.start()
+    runtime.stop()
+
+
+def test_missing_put_item_fails_the_stage_naming_action_and_role(served_copy: StageRuntime, emulator: Emulator) -> None:
+    runtime = served_copy
+    session = boto3.session.Session(DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY, region_name=emulator.region)
+    api = ApiClient(runtime.api_url or "", session, emulator.region)
+    body = {"amount": 1250, "currency": "USD", "merchant_id": "m-iam", "source": "tok_iam", "description": "iam"}
+    watch = IamWatch(emulator, {COPY_NAME: runtime})  # as the executor watches each pipeline action
+    response = api.create(body, str(uuid.uuid4()))
+    assert response.status >= 500, response.describe()  # the function cannot write the payment
+
+    failures, report = runtime.failures(), runtime.iam_report()
+    denied = [f for f in failures if "dynamodb:PutItem" in f]
+    assert denied, failures
+    assert [f for f in watch.failures() if "dynamodb:PutItem" in f] == denied  # the action would fail on it
+    assert f":table/payments-{COPY_NAME} " in denied[0]
+    assert re.search(r"assumed-role/iamt-PaymentStack-PaymentServiceFunctionsApiRole[^/]*/payment-api-iamt", denied[0])
+    assert f"(caller: function payment-api-{COPY_NAME})" in denied[0]
+    assert report.enforced and report.denied >= 1 and report.authorized > 0
+
+
+def test_denied_log_delivery_fails_the_stage_naming_put_log_events(
+    served_copy: StageRuntime, emulator: Emulator
+) -> None:
+    runtime = served_copy
+    processor = runtime.functions.function(f"payment-processor-{COPY_NAME}")
+    record = {
+        "messageId": "iam-test-1",
+        "receiptHandle": "iam-test",
+        "body": "{}",  # not a PaymentCreated event: reported as a partial batch failure, not raised
+        "attributes": {"ApproximateReceiveCount": "1"},
+        "messageAttributes": {},
+        "eventSource": "aws:sqs",
+        "eventSourceARN": f"arn:aws:sqs:{emulator.region}:{emulator.account}:payment-events-{COPY_NAME}",
+        "awsRegion": emulator.region,
+    }
+    watch = IamWatch(emulator, {COPY_NAME: runtime})
+    answer = processor.invoke({"Records": [record]})  # the function itself answers
+    assert answer == {"batchItemFailures": [{"itemIdentifier": "iam-test-1"}]}
+
+    failures = runtime.failures()
+    denied = [f for f in failures if f.startswith("IAM denied logs:PutLogEvents")]
+    assert denied, failures
+    assert f"log-group:{processor.log_group}:log-stream:" in denied[0]
+    assert f"(caller: function payment-processor-{COPY_NAME})" in denied[0]
+    lost = [f for f in failures if f.startswith(f"log delivery of payment-processor-{COPY_NAME}")]
+    assert lost and "PutLogEvents: AccessDenied" in lost[0], failures
+    assert any(f.startswith("IAM denied logs:PutLogEvents") for f in watch.failures())
+    # The API role kept its log grant: its invocation's output reached its group, framed as Lambda frames it.
+    (api,) = [f for f in runtime.functions.loaded() if f.name == f"payment-api-{COPY_NAME}" and f.invocations]
+    assert api.delivery is not None and api.delivery.delivered >= 1 and api.delivery.errors == []
+    events = emulator.client("logs").get_log_events(
+        logGroupName=api.log_group, logStreamName=api.delivery.log_stream, startFromHead=True
+    )["events"]
+    assert events[0]["message"].startswith("START RequestId: ") and any(
+        e["message"].startswith("REPORT RequestId: ") for e in events
+    )
+
+
+def test_an_expiring_role_session_gets_a_fresh_execution_environment(
+    served_copy: StageRuntime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime = served_copy
+    name = f"payment-processor-{COPY_NAME}"
+    first = runtime.functions.function(name)
+    assert first.credentials is not None and first.environment["AWS_SESSION_TOKEN"] == first.credentials.session_token
+    monkeypatch.setattr(lambda_runtime, "SESSION_REFRESH_MARGIN_S", iam.SESSION_DURATION_S + 60)
+    second = runtime.functions.function(name)
+    assert second is not first and second.credentials is not None
+    assert second.credentials.access_key_id != first.credentials.access_key_id
+    assert first in runtime.functions.retired
+
+
+def test_cdk_cli_assumed_the_bootstrap_roles_as_the_harness_principal(
+    served_copy: StageRuntime, emulator: Emulator
+) -> None:
+    assert emulator.authorization is not None
+    decisions = emulator.authorization.since(0)
+    assumed = {
+        d.resource.rsplit("/", 1)[-1].split("-role-")[0]
+        for d in decisions
+        if d.action == "sts:AssumeRole" and d.allowed and d.principal.endswith(f":user/{iam.HARNESS_USER}")
+    }
+    assert {"cdk-hnb659fds-deploy", "cdk-hnb659fds-file-publishing"} <= assumed, assumed
+    harness_denied = [d.describe() for d in decisions if not d.allowed and d.caller == iam.HARNESS_CALLER]
+    assert harness_denied == []
+
+
+# --- the policy-engine corrections, on roles created for the test --------------------------------------
+
+
+def _role(emulator: Emulator, trust: dict[str, Any], statements: list[dict[str, Any]]) -> str:
+    name = f"iam-test-{uuid.uuid4().hex[:8]}"
+    client = emulator.client("iam")
+    arn = client.create_role(RoleName=name, AssumeRolePolicyDocument=json.dumps(trust))["Role"]["Arn"]
+    policy = {"Version": "2012-10-17", "Statement": statements}
+    client.put_role_policy(RoleName=name, PolicyName="p", PolicyDocument=json.dumps(policy))
+    return arn
+
+
+LAMBDA_TRUST = {
+    "Version": "2012-10-17",
+    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
+}
+
+
+def _client(emulator: Emulator, credentials: iam.RoleCredentials, service: str) -> Any:
+    session = boto3.session.Session(
+        credentials.access_key_id, credentials.secret_access_key, credentials.session_token, emulator.region
+    )
+    return session.client(service, endpoint_url=emulator.endpoint)
+
+
+def test_scoped_grants_evaluate_the_table_arn_and_wildcards(emulator: Emulator) -> None:
+    table, other = (f"iam-test-{uuid.uuid4().hex[:8]}" for _ in range(2))
+    dynamodb = emulator.client("dynamodb")
+    for name in (table, other):
+        dynamodb.create_table(
+            TableName=name,
+            KeySchema=[{"AttributeName": "k", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "k", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+    arn = f"arn:aws:dynamodb:{emulator.region}:{emulator.account}:table/{table}"
+    role = _role(emulator, LAMBDA_TRUST, [{"Effect": "Allow", "Action": "DynamoDB:Put*", "Resource": arn}])
+    credentials = emulator.credentials_for_role(role, caller="test")
+    assert credentials is not None
+    client = _client(emulator, credentials, "dynamodb")
+    client.put_item(TableName=table, Item={"k": {"S": "1"}})  # case-insensitive action wildcard, exact ARN
+    with pytest.raises(ClientError, match=r"403|AccessDenied"):
+        client.put_item(TableName=other, Item={"k": {"S": "1"}})  # another table: not granted
+    with pytest.raises(ClientError, match=r"403|AccessDenied"):
+        client.get_item(TableName=table, Key={"k": {"S": "1"}})  # another action: not granted
+    assert emulator.authorization is not None
+    mine = [d for d in emulator.authorization.since(0) if d.caller == "test" and d.action.startswith("dynamodb:")]
+    assert [(d.action, d.resource.rsplit("/", 1)[-1], d.allowed) for d in mine] == [
+        ("dynamodb:PutItem", table, True),
+        ("dynamodb:PutItem", other, False),
+        ("dynamodb:GetItem", table, False),
+    ]
+    assert all(d.resource_evaluated for d in mine)
+
+
+def test_trust_policies_admit_the_account_root_and_refuse_the_wrong_service(emulator: Emulator) -> None:
+    account_trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{emulator.account}:root"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    role = _role(emulator, account_trust, [{"Effect": "Allow", "Action": "sqs:ListQueues", "Resource": "*"}])
+    assumed = emulator.client("sts").assume_role(RoleArn=role, RoleSessionName="harness")  # the harness user
+    assert assumed["AssumedRoleUser"]["Arn"].endswith("/harness")
+    service_only = _role(emulator, LAMBDA_TRUST, [{"Effect": "Allow", "Action": "sqs:ListQueues", "Resource": "*"}])
+    with pytest.raises(ClientError, match="AccessDenied"):  # moto raised TypeError (500) here
+        emulator.client("sts").assume_role(RoleArn=service_only, RoleSessionName="harness")
+    with pytest.raises(iam.AccessDeniedError, match=r"does not allow sts:AssumeRole by codebuild\.amazonaws\.com"):
+        emulator.credentials_for_role(service_only, service="codebuild.amazonaws.com")
+    with pytest.raises(iam.AccessDeniedError, match="no such role"):
+        emulator.credentials_for_role(f"arn:aws:iam::{emulator.account}:role/absent")
