@@ -18,6 +18,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import tempfile
 import threading
@@ -26,6 +27,12 @@ from pathlib import Path
 import pytest
 from hypothesis.configuration import set_hypothesis_home_dir
 from moto.core.botocore_stubber import BotocoreStubber
+
+# These tests talk to moto's in-process mocks. An endpoint override in the caller's environment (the
+# rehearsal's synth action runs the suite with AWS pointed at its emulator) would send the mocked calls past
+# the mock, so none applies here (the smoke suite, which runs against an endpoint, has its own conftest).
+for _name in [name for name in os.environ if name.startswith("AWS_ENDPOINT_URL")]:
+    del os.environ[_name]
 
 HERE = Path(__file__).resolve().parent
 for _path in (HERE.parents[1] / "assets" / "lambda" / "payments", HERE):

@@ -21,6 +21,13 @@ from product.payment_stack import PaymentStack
 from product.profiles import ENVIRONMENT_NAMES, profile_for
 from rehearsal.assembly import product_template_files, stack_templates
 
+# These tests talk to moto's in-process mocks. An endpoint override in the caller's environment (the
+# rehearsal's synth action runs the suite with AWS pointed at its emulator) would send the mocked calls past
+# the mock, so none applies here (the smoke suite, which runs against an endpoint, has its own conftest).
+for _name in [name for name in os.environ if name.startswith("AWS_ENDPOINT_URL")]:
+    del os.environ[_name]
+
+
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 TEST_ACCOUNT = "111111111111"
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
