@@ -9,18 +9,11 @@ pytest-xdist 3.8 cannot rename node ids under pytest 9, so its groups are silent
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import pytest
 
 SHARED_FIXTURE_DIRECTORIES = ("tests/unit/", "tests/rehearsal/")
-
-# The unit and runtime tests talk to moto's in-process mocks, and the rehearsal tests build their own
-# emulator environment. An endpoint override in the caller's environment (the rehearsal's synth action runs
-# this suite with AWS pointed at its emulator) would send the mocked calls past the mock, so none applies.
-for _name in [name for name in os.environ if name.startswith("AWS_ENDPOINT_URL")]:
-    del os.environ[_name]
 
 
 @pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist; absent without it
