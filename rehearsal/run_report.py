@@ -30,6 +30,21 @@ def not_emulated_by_type(items: list[dict[str, str]], stages: list[str]) -> list
     return [(t, dict(sorted(c.items(), key=lambda kv: order.get(kv[0], 99)))) for t, c in sorted(grouped.items())]
 
 
+def iam_by_stage(result: RunResult) -> dict[str, tuple[int, int, int]]:
+    """Stage -> (authorized, denied, evaluated on the action only), from each action's IAM report."""
+    totals: dict[str, tuple[int, int, int]] = {}
+    for action in result.actions:
+        report = action.details.get("iam")
+        if report and report.get("enforced"):
+            a, d, n = totals.get(action.stage, (0, 0, 0))
+            totals[action.stage] = (
+                a + report.get("authorized", 0),
+                d + report.get("denied", 0),
+                n + report.get("resource_not_evaluated", 0),
+            )
+    return totals
+
+
 def print_summary(result: RunResult, out: Callable[[str], None], *, html_page: Path, json_file: Path) -> None:
     out("")
     out("== rehearsal summary " + "=" * 78)
@@ -48,6 +63,11 @@ def print_summary(result: RunResult, out: Callable[[str], None], *, html_page: P
                     f"{action.path}: {c.get('tests', 0)} tests, {failed} failed, {c.get('skipped', 0)} skipped "
                     f"(not emulated or skipped); page {action.details.get('local_page') or '-'}"
                 )
+    for stage, (authorized, denied, action_only) in iam_by_stage(result).items():
+        out(
+            f"{stage}: IAM enforced: {authorized} calls authorized, {denied} denied; {action_only} evaluated on the "
+            "action only (no resource ARN); resource policies and conditions not evaluated (README, IAM)"
+        )
     launch = result.catalog_launch
     if launch:
         c = launch.get("counts") or {}
@@ -149,6 +169,17 @@ def write_html(result: RunResult, reports: Path) -> Path:
         for s in stages
     )
     launch = result.catalog_launch
+    iam_rows = "".join(
+        f"<tr><td>{html.escape(stage)}</td><td>{a}</td><td>{d}</td><td>{n}</td></tr>"
+        for stage, (a, d, n) in iam_by_stage(result).items()
+    )
+    iam_section = (
+        "<h2>IAM (enforced by the emulator)</h2><table><tr><th>stage</th><th>authorized</th><th>denied</th>"
+        f"<th>evaluated on the action only</th></tr>{iam_rows}</table><p>Resource policies and policy conditions "
+        "are not evaluated by moto (README, IAM).</p>"
+        if iam_rows
+        else ""
+    )
     launch_section = ""
     if launch:
         c = launch.get("counts") or {}
@@ -172,7 +203,7 @@ emulator {html.escape(result.emulator)}; exit {result.exit_code}; {result.total_
 </table>
 <h2>Actions</h2><table><tr><th>stage</th><th>action</th><th>run order</th><th>status</th><th>time</th><th>log</th>
 <th>what it did</th></tr>{"".join(rows)}</table>
-{launch_section}
+{iam_section}{launch_section}
 <h2>Resources the emulator did not create</h2>
 <table><tr><th>type</th>{"".join(f"<th>{html.escape(s)}</th>" for s in stages)}</tr>{not_emulated_rows}</table>
 <details><summary>every resource, with the reason</summary><table><tr><th>stage</th><th>stack</th><th>type</th>
