@@ -15,6 +15,7 @@ from rehearsal.event_sources import QueueMapping, SqsPoller
 from rehearsal.gateway import LocalRestApi, routes_of
 from rehearsal.iam import IamReport
 from rehearsal.lambda_runtime import FunctionHost
+from rehearsal.pipeline_plan import PlanError, TemplateValues
 from rehearsal.safety import DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY
 
 # Properties that carry a resource's name, to show 'payment-dev-api-5xx' rather than a logical id.
@@ -194,12 +195,19 @@ class StageRuntime:
         caller = self.emulator.client("sts").get_caller_identity()["Arn"]
         (stack,) = cloudformation.describe_stacks(StackName=self.deployed.artifact.stack_name)["Stacks"]
         parameters = {p["ParameterKey"]: p.get("ParameterValue", "") for p in stack.get("Parameters", [])}
+        values = TemplateValues(
+            template,
+            stack_name=self.deployed.artifact.stack_name,
+            account=self.emulator.account,
+            region=self.emulator.region,
+            parameters=parameters,
+        )
         for logical_id, resource in template.get("Resources", {}).items():
             if resource.get("Type") == "AWS::ApiGateway::RestApi" and logical_id in physical:
                 api_id = physical[logical_id]
                 api = LocalRestApi(
                     api_id=api_id,
-                    stage=_stage_name(template, logical_id, self.deployed.outputs, parameters),
+                    stage=_stage_name(template, logical_id, self.deployed.outputs, values),
                     routes=routes_of(apigateway, api_id),
                     functions=self.functions,
                     region=self.emulator.region,
@@ -283,30 +291,18 @@ def _function_log_groups(template: dict[str, Any], physical: dict[str, str]) -> 
     return groups
 
 
-def _mapped(value: Any, template: dict[str, Any], parameters: dict[str, str]) -> str | None:
-    """A literal, or a `Fn::FindInMap` over the stack's parameters (the catalog product's profile knobs)."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict) and "Ref" in value:
-        return parameters.get(value["Ref"])
-    if isinstance(value, dict) and "Fn::FindInMap" in value:
-        keys = [_mapped(part, template, parameters) for part in value["Fn::FindInMap"]]
-        if None not in keys:
-            found = template.get("Mappings", {}).get(keys[0], {}).get(keys[1], {}).get(keys[2])
-            return found if isinstance(found, str) else None
-    return None
-
-
-def _stage_name(
-    template: dict[str, Any], api_logical_id: str, outputs: dict[str, str], parameters: dict[str, str] | None = None
-) -> str:
-    """The stage name the template gives the API (the emulator skipped the stage itself)."""
+def _stage_name(template: dict[str, Any], api_logical_id: str, outputs: dict[str, str], values: TemplateValues) -> str:
+    """The stage name the template gives the API (the emulator skipped the stage itself); a catalog launch's
+    comes from its profile mapping (`Fn::FindInMap` over the stack's parameters)."""
     for resource in template.get("Resources", {}).values():
         properties = resource.get("Properties", {})
         is_stage = resource.get("Type") == "AWS::ApiGateway::Stage"
         if is_stage and properties.get("RestApiId") == {"Ref": api_logical_id}:
-            name = _mapped(properties.get("StageName"), template, parameters or {})
-            if name:
+            try:
+                name = values.resolve(properties.get("StageName"))
+            except PlanError:
+                name = None
+            if isinstance(name, str) and name:
                 return name
     value = outputs.get(Output.API_STAGE_NAME, "")
     if value and not value.startswith(shims.NOT_EMULATED_PREFIX):

@@ -322,8 +322,17 @@ def _project(values: TemplateValues, logical_id: str, properties: dict[str, Any]
 class TemplateValues:
     """Resolves the intrinsic functions of a template for a stack of that name, account and region."""
 
-    def __init__(self, template: dict[str, Any], *, stack_name: str, account: str, region: str) -> None:
+    def __init__(
+        self,
+        template: dict[str, Any],
+        *,
+        stack_name: str,
+        account: str,
+        region: str,
+        parameters: dict[str, str] | None = None,
+    ) -> None:
         self.template = template
+        self.parameters = parameters or {}  # a deployed stack's values; otherwise each parameter's default
         self.resources: dict[str, Any] = template.get("Resources", {})
         self.stack_name = stack_name
         self.pseudo = {
@@ -365,6 +374,13 @@ class TemplateValues:
         separator, text = argument
         return str(self.resolve(text)).split(separator)
 
+    def _fn_find_in_map(self, argument: Any) -> Any:
+        name, key, attribute = (str(self.resolve(part)) for part in argument)
+        try:
+            return self.template["Mappings"][name][key][attribute]
+        except KeyError:
+            raise PlanError(f"Fn::FindInMap {name}/{key}/{attribute}: the template has no such entry") from None
+
     _FUNCTIONS: ClassVar[dict[str, Callable[[TemplateValues, Any], Any]]] = {
         "Ref": lambda self, argument: self._ref(argument),
         "Fn::GetAtt": _fn_get_att,
@@ -372,6 +388,7 @@ class TemplateValues:
         "Fn::Sub": lambda self, argument: self._sub(argument),
         "Fn::Select": _fn_select,
         "Fn::Split": _fn_split,
+        "Fn::FindInMap": _fn_find_in_map,
     }
 
     def physical_name(self, logical_id: str) -> str:
@@ -403,7 +420,7 @@ class TemplateValues:
             return self.pseudo[name]
         parameters = self.template.get("Parameters", {})
         if name in parameters:
-            return parameters[name].get("Default", "")
+            return self.parameters.get(name, parameters[name].get("Default", ""))
         if self._resource(name).get("Type") in _REF_IS_ARN:
             return self.arn(name)
         return self.physical_name(name)
