@@ -123,6 +123,7 @@ def smoke_policy(scope: Stack, stage: PaymentStage) -> list[iam.PolicyStatement]
     names = ResourceNames(env)
     tables = [arn("dynamodb", f"table/{name}") for name in (names.payments_table, names.idempotency_table)]
     bucket = f"arn:{scope.partition}:s3:::{names.audit_bucket(account, region)}"
+    access_log_bucket = f"arn:{scope.partition}:s3:::{names.access_log_bucket(account, region)}"
     functions = [arn("lambda", f"function:{name}") for name in (names.api_function, names.processor_function)]
     return [
         iam.PolicyStatement(
@@ -166,16 +167,18 @@ def smoke_policy(scope: Stack, stage: PaymentStage) -> list[iam.PolicyStatement]
             resources=tables,
         ),
         iam.PolicyStatement(
-            sid="ReadTheAuditBucket",
+            sid="ReadTheBucketSettings",
             actions=[
-                "s3:ListBucket",
                 "s3:GetBucketVersioning",
                 "s3:GetEncryptionConfiguration",
                 "s3:GetBucketPublicAccessBlock",
                 "s3:GetBucketPolicy",
-                "s3:GetLifecycleConfiguration",
-                "s3:ListBucketVersions",
             ],
+            resources=[bucket, access_log_bucket],
+        ),
+        iam.PolicyStatement(
+            sid="ReadTheAuditBucket",
+            actions=["s3:ListBucket", "s3:GetLifecycleConfiguration", "s3:ListBucketVersions"],
             resources=[bucket],
         ),
         iam.PolicyStatement(sid="ReadAuditObjects", actions=["s3:GetObject"], resources=[f"{bucket}/*"]),

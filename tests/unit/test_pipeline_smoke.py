@@ -183,6 +183,9 @@ def test_smoke_role_is_scoped_to_its_stage(
     assert set(_resources(statements["DescribeTheFunctions"])) == functions | {f"{f}:*" for f in functions}
     (audit,) = [n for n in names("AWS::S3::Bucket", "BucketName") if n.startswith("payment-audit-logs-")]
     assert _resources(statements["ReadTheAuditBucket"]) == [f"arn:aws:s3:::{audit}"]
+    # The suite checks versioning, encryption, public access and the TLS-only policy of both buckets.
+    buckets = {f"arn:aws:s3:::{n}" for n in names("AWS::S3::Bucket", "BucketName")}
+    assert set(_resources(statements["ReadTheBucketSettings"])) == buckets
     actions = [
         a for st in statements.values() for a in ([st["Action"]] if isinstance(st["Action"], str) else st["Action"])
     ]
