@@ -30,10 +30,10 @@ from typing import Any
 from urllib.parse import quote
 
 from product.contract import NOT_EMULATED_VARIABLE
-from rehearsal import build_image, cdk_cli, codebuild
+from rehearsal import build_image, cdk_cli, codebuild, iam
 from rehearsal.assembly import StackArtifact, stacks
 from rehearsal.deployed_stage import DeployedStack, StageRuntime, account_for, write_not_emulated
-from rehearsal.pipeline_plan import PipelinePlan, PlannedAction
+from rehearsal.pipeline_plan import BuildProject, PipelinePlan, PlannedAction
 from rehearsal.safety import check_caller_environment
 from rehearsal.variables import Variables
 
@@ -242,9 +242,18 @@ def run_codebuild(state: RunState, action: PlannedAction, log: Path) -> Outcome:
             **{f"CODEBUILD_SRC_DIR_{name}": str(path) for name, path in secondary.items()},
         }
     )
-    check_caller_environment(env)  # a build never reaches AWS: loopback endpoints and dummy credentials only
+    session = _service_role_session(state, project, action, build_id)
+    if session is not None:
+        env.update(session.environment())
+    # A build never reaches AWS: loopback endpoints, and dummy credentials or the emulator's own session.
+    check_caller_environment(env, emulator_access_key_id=session.access_key_id if session else None)
     with log.open("a", encoding="utf-8") as out:
         out.write(f"build {build_id} of project {project.name} ({project.image}, {project.compute_type})\n")
+        out.write(
+            f"service role {session.role_arn} (assumed by codebuild.amazonaws.com)\n"
+            if session is not None
+            else "service role: not assumed (IAM is not enforced in this emulator; dummy credentials)\n"
+        )
         for runtime in image.runtimes:
             out.write(f"runtime {runtime.name}: requested {runtime.requested}, used {runtime.used} {runtime.note}\n")
     outputs = {name: state.workspace / "artifacts" / name for name in action.output_artifacts}
@@ -275,6 +284,7 @@ def run_codebuild(state: RunState, action: PlannedAction, log: Path) -> Outcome:
         "reports": [vars(r) for r in result.reports],
         "artifacts": {name: str(path) for name, path in result.artifacts.items()},
         "exported": result.exported,
+        "service_role": session.role_arn if session is not None else None,
         "stacks_deployed": deployed,
         "local_page": str(page) if page else None,
         "notes": result.notes,
@@ -282,6 +292,46 @@ def run_codebuild(state: RunState, action: PlannedAction, log: Path) -> Outcome:
     if result.status != "SUCCEEDED":
         raise ActionFailedError(f"build {result.message}", details)
     return Outcome(_build_summary(result, image, deployed), result.exported, details)
+
+
+def _service_role_session(
+    state: RunState, project: BuildProject, action: PlannedAction, build_id: str
+) -> iam.RoleCredentials | None:
+    """The build's credentials: a session of the project's service role, opened as CodeBuild opens it (None
+    when the emulator does not enforce IAM: the build then has the dummy credentials)."""
+    if state.emulator.authorization is None:
+        return None
+    role_arn = project.service_role_arn or _deployed_role_arn(state, project, action)
+    try:
+        return state.emulator.credentials_for_role(
+            role_arn,
+            service="codebuild.amazonaws.com",
+            session_name=f"AWSCodeBuild-{build_id.split(':', 1)[1]}",
+            caller=f"build {action.path}",
+        )
+    except iam.AccessDeniedError as error:
+        raise ActionFailedError(f"action {action.path}: CodeBuild cannot start the build: {error}") from None
+
+
+def _deployed_role_arn(state: RunState, project: BuildProject, action: PlannedAction) -> str:
+    """The ARN of the project's role as the deployed pipeline stack created it."""
+    if project.service_role_logical_id is None:
+        raise ActionFailedError(f"action {action.path}: CodeBuild project {project.name} has no service role")
+    stack_name = state.plan.stack.stack_name
+    cloudformation = state.emulator.client("cloudformation")
+    try:
+        resource = cloudformation.describe_stack_resource(
+            StackName=stack_name, LogicalResourceId=project.service_role_logical_id
+        )["StackResourceDetail"]
+    except cloudformation.exceptions.ClientError as error:
+        raise ActionFailedError(
+            f"action {action.path}: the service role {project.service_role_logical_id} of project {project.name} "
+            f"is not in the emulator (the pipeline stack {stack_name} is deployed before the first stage): {error}"
+        ) from None
+    physical = str(resource["PhysicalResourceId"])
+    if physical.startswith("arn:"):
+        return physical
+    return str(state.emulator.client("iam").get_role(RoleName=physical)["Role"]["Arn"])
 
 
 def _keep(state: RunState, name: str, directory: Path) -> Path:

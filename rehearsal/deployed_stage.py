@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from product.contract import Output
-from rehearsal import shims
+from rehearsal import iam, shims
 from rehearsal.assembly import StackArtifact
 from rehearsal.event_sources import QueueMapping, SqsPoller
-from rehearsal.gateway import LocalRestApi, routes_of
+from rehearsal.gateway import CallerLookup, InvokePolicy, LocalRestApi, fixed_callers, routes_of
 from rehearsal.iam import IamReport
 from rehearsal.lambda_runtime import FunctionHost
 from rehearsal.pipeline_plan import PlanError, TemplateValues
@@ -212,8 +212,8 @@ class StageRuntime:
                     functions=self.functions,
                     region=self.emulator.region,
                     account=self.emulator.account,
-                    credentials={DUMMY_ACCESS_KEY_ID: DUMMY_SECRET_ACCESS_KEY},
-                    caller_arn=caller,
+                    callers=self._callers(caller),
+                    invoke_policy=self._invoke_policy(),
                     log=self._api_log,
                 )
                 self.apis.append(api.start())
@@ -233,6 +233,22 @@ class StageRuntime:
                 )
                 self.pollers.append(poller.start())
         return self
+
+    def _callers(self, harness_arn: str) -> CallerLookup:
+        """Who signed a request: with IAM enforced, any key the emulator issued; else the dummy key only."""
+        if self.emulator.authorization is None:
+            return fixed_callers({DUMMY_ACCESS_KEY_ID: DUMMY_SECRET_ACCESS_KEY}, harness_arn)
+        account = self.emulator.account
+        return lambda key, token: iam.caller_of(key, token, account=account)
+
+    def _invoke_policy(self) -> InvokePolicy | None:
+        """API Gateway's IAM authorization: the caller's policies must allow execute-api:Invoke (enforced IAM)."""
+        if self.emulator.authorization is None:
+            return None
+        account = self.emulator.account
+        return lambda caller, method_arn: iam.authorize_as_service(
+            caller, "execute-api:Invoke", method_arn, account=account
+        )
 
     def iam_report(self) -> IamReport:
         """What IAM decided for the calls made since this stage started serving (its functions, the suite)."""

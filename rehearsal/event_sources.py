@@ -6,7 +6,9 @@ and is switched off by a shim; this poller takes its place, with the semantics o
 source mapping: batch size from the mapping, long polling, `ReportBatchItemFailures` (only failed
 records stay on the queue), a function error keeps the whole batch; a message not deleted becomes
 visible again after the queue's visibility timeout and moves to the dead-letter queue after
-maxReceiveCount (moto applies the redrive policy).
+maxReceiveCount (moto applies the redrive policy). The poller receives and deletes with the function's
+execution role, as Lambda does: a role without the queue permissions gets AccessDenied, which fails the
+stage like any denied call.
 """
 
 from __future__ import annotations
@@ -75,7 +77,8 @@ class SqsPoller:
 
     def poll_once(self, wait_seconds: int = 0) -> int:
         """Receive one batch and deliver it; returns the number of messages received."""
-        messages = self._sqs.receive_message(
+        sqs = self._functions.role_client(self.mapping.function_arn, "sqs")  # Lambda polls as the function's role
+        messages = sqs.receive_message(
             QueueUrl=self.queue_url,
             MaxNumberOfMessages=min(self.mapping.batch_size, 10),
             WaitTimeSeconds=wait_seconds,
@@ -99,7 +102,7 @@ class SqsPoller:
         self.failed += len(messages) - len(done)
         self.delivered += len(done)
         if done:
-            self._sqs.delete_message_batch(
+            sqs.delete_message_batch(
                 QueueUrl=self.queue_url,
                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
             )

@@ -182,7 +182,7 @@ class PipelineRehearsal:
             f"pipeline {self.plan.name} from {self._rel(self.plan.stack.template_file)}: {self.plan.summary()}"
         )
         self.console.line(note)
-        result.bootstrap_s = self._bootstrap()
+        result.bootstrap_s = self._bootstrap() + self._deploy_pipeline_stack()
         plan, restarted = self.plan, False
         while True:
             self.state = self._new_state(plan, commit, branch)
@@ -272,6 +272,7 @@ class PipelineRehearsal:
         outcome.log = self._rel(log)
         started = time.monotonic()
         self.console.line(f"  {action.name} ({action.action_type}) ...")
+        watch: IamWatch | None = None
         try:
             if action.path in state.reused:
                 outcome.status, outcome.summary = REUSED, self._reuse(action)
@@ -284,21 +285,26 @@ class PipelineRehearsal:
                     + ")"
                 )
             resolved = state.variables.resolve(action.configuration, action=action.path, field="configuration")
-            watch = IamWatch(state.emulator, state.runtimes)
+            action_watch = watch = IamWatch(state.emulator, state.runtimes)
             done = runner(state, _with_configuration(action, resolved), log)
-            if denied := watch.failures():  # a denied call (a function's, a log delivery's, the action's) fails it
-                raise actions.ActionFailedError("; ".join(denied), {**done.details, "iam": watch.report().as_dict()})
+            if denied := action_watch.failures():  # a denied call (a function's, a log delivery's, the action's)
+                watch = None  # named in this message already
+                iam_report = action_watch.report().as_dict()
+                raise actions.ActionFailedError("; ".join(denied), {**done.details, "iam": iam_report})
             state.variables.publish(action.namespace, done.variables)
             outcome.status, outcome.summary, outcome.details = SUCCEEDED, done.summary, done.details
-            outcome.details["iam"] = watch.report().as_dict()
+            outcome.details["iam"] = action_watch.report().as_dict()
             if done.variables and action.namespace:
                 outcome.details["variables"] = done.variables
             return True
         except UnresolvedVariableError as error:
             return self._failed(outcome, str(error), result)
         except actions.ActionFailedError as error:
-            outcome.details = error.details
-            return self._failed(outcome, str(error), result)
+            outcome.details, message = error.details, str(error)
+            if watch is not None and (denied := watch.failures()):  # the denial is what failed it, most likely
+                outcome.details = {**error.details, "iam": watch.report().as_dict()}
+                message = f"{message}; IAM denied during the action: {'; '.join(denied)}"
+            return self._failed(outcome, message, result)
         except actions.NotEmulatedError as error:
             readers = plan.readers_after(action)
             outcome.status = NOT_EMULATED
@@ -355,9 +361,10 @@ class PipelineRehearsal:
 
     def _source_commit(self) -> tuple[str, str, str]:
         def git(*args: str) -> str:
+            # Only the final newline goes: a porcelain line starts with a space (" M README.md").
             return subprocess.run(
                 ["git", "-C", str(self.repository), *args], capture_output=True, text=True, check=True
-            ).stdout.strip()
+            ).stdout.rstrip("\n")
 
         try:
             head = git("rev-parse", "HEAD")
@@ -436,6 +443,33 @@ class PipelineRehearsal:
             account=key[0], region=key[1], assembly=self.assembly, env=self.emulator.environment(), log_file=log
         )
         done.add(key)
+        return run.seconds
+
+    def _deploy_pipeline_stack(self) -> float:
+        """The pipeline stack, deployed once before its first execution as an operator does (`cdk deploy`): in
+        AWS a pipeline runs because its stack exists, and its CodeBuild actions run as that stack's roles.
+        Self-mutation updates it with this commit's definition."""
+        stack = self.plan.stack
+        cloudformation = self.emulator.client("cloudformation")
+        try:
+            status = cloudformation.describe_stacks(StackName=stack.stack_name)["Stacks"][0]["StackStatus"]
+        except cloudformation.exceptions.ClientError:
+            status = ""
+        if status in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
+            return 0.0
+        log = self.reports / "logs" / "pipeline-stack.log"
+        self.console.line(
+            f"deploy {stack.display_name} with the real CDK CLI (as an operator does once, before the pipeline's "
+            "first execution: its build roles are what the CodeBuild actions run as)"
+        )
+        try:
+            run = cdk_cli.deploy(
+                stack.display_name, assembly=self.assembly, env=self.emulator.environment(), log_file=log
+            )
+        except cdk_cli.CdkError as error:
+            raise actions.ActionFailedError(
+                f"the pipeline stack {stack.stack_name} could not be deployed: {error}"
+            ) from None
         return run.seconds
 
     def _new_state(self, plan: PipelinePlan, commit: str, branch: str) -> actions.RunState:

@@ -7,8 +7,10 @@ and serves them on 127.0.0.1 (ephemeral port) at `/<stage>/...`, like `https://<
 - routes: the resource paths and HTTP methods defined in the emulator (`{param}` and `{proxy+}`); an
   undefined route answers 403 `Missing Authentication Token`, as API Gateway does;
 - IAM (SigV4) authorization on methods whose authorizationType is AWS_IAM: the signature is verified
-  with the emulator's dummy credentials (service `execute-api`, the stage's region, a 15-minute clock
-  skew window); unsigned or badly signed requests get API Gateway's 403 bodies;
+  with the secret of the emulator's key that signed it (a user's, or an assumed-role session's with its
+  token; service `execute-api`, the stage's region, a 15-minute clock skew window), then the caller's
+  identity policies must allow `execute-api:Invoke` on the method's ARN; unsigned, badly signed or
+  unauthorized requests get API Gateway's 403 bodies;
 - the Lambda proxy integration (payload v1): the HTTP request becomes a REST proxy event, the function
   of the integration URI (alias or version included) is invoked, its response becomes the HTTP
   response; a function error or malformed response is a 502 `Internal server error`.
@@ -26,6 +28,7 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, TextIO
@@ -35,6 +38,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from rehearsal.iam import Caller
 from rehearsal.lambda_runtime import FunctionHost
 
 _AUTHORIZATION = re.compile(
@@ -115,9 +119,9 @@ class LocalRestApi:
         functions: FunctionHost,
         region: str,
         account: str,
-        credentials: dict[str, str],
-        caller_arn: str,
+        callers: CallerLookup,
         log: TextIO,
+        invoke_policy: InvokePolicy | None = None,
     ) -> None:
         self.api_id = api_id
         self.stage = stage
@@ -125,8 +129,8 @@ class LocalRestApi:
         self.functions = functions
         self.region = region
         self.account = account
-        self.credentials = credentials  # access key id -> secret access key
-        self.caller_arn = caller_arn
+        self.callers = callers
+        self.invoke_policy = invoke_policy  # None: a valid signature is enough
         self.log = log
         self._log_lock = threading.Lock()
         self._server: _GatewayServer | None = None
@@ -227,13 +231,20 @@ class LocalRestApi:
         route, parameters = self._match(method, unquote(request.path))
         if route is None:
             return _json(403, MISSING_TOKEN, request_id)
-        caller_key = None
+        caller = None
         if route.authorization == "AWS_IAM":
             try:
-                caller_key = self._authorize(request)
+                caller = self._authenticate(request)
             except _DeniedError as denied:
                 return _json(403, {"message": str(denied)}, request_id)
-        event = self._event(route, parameters, request, caller_key)
+            method_arn = f"arn:aws:execute-api:{self.region}:{self.account}:{self.api_id}/{self.stage}/{method}/"
+            method_arn += request.path.lstrip("/")
+            if self.invoke_policy is not None and not self.invoke_policy(caller, method_arn):
+                message = (
+                    f"User: {caller.arn} is not authorized to perform: execute-api:Invoke on resource: {method_arn}"
+                )
+                return _json(403, {"Message": message}, request_id)
+        event = self._event(route, parameters, request, caller)
         try:
             response = self.functions.function(route.function).invoke(event)
             return _http_response(response, request_id)
@@ -248,8 +259,8 @@ class LocalRestApi:
                 return route, match.groupdict()
         return None, {}
 
-    def _authorize(self, request: _Request) -> str:
-        """The caller's access key id when the SigV4 signature is valid, else _DeniedError (API Gateway's text)."""
+    def _authenticate(self, request: _Request) -> Caller:
+        """The caller when the SigV4 signature is valid, else _DeniedError (API Gateway's text)."""
         headers = request.headers
         match = _AUTHORIZATION.fullmatch((headers.get("authorization") or "").strip())
         if not headers.get("authorization"):
@@ -257,8 +268,8 @@ class LocalRestApi:
         if not match:
             raise _DeniedError("Authorization header requires 'Credential', 'Signature', 'SignedHeaders' parameters.")
         key = match.group("key")
-        secret = self.credentials.get(key)
-        if secret is None:
+        caller = self.callers(key, headers.get("x-amz-security-token"))
+        if caller is None:
             raise _DeniedError("The security token included in the request is invalid.")
         if match.group("service") != "execute-api" or match.group("region") != self.region:
             raise _DeniedError(
@@ -280,17 +291,17 @@ class LocalRestApi:
             headers={name: headers.get(name) or "" for name in match.group("signed").split(";")},
         )
         signed.context["timestamp"] = amz_date
-        signer = SigV4Auth(Credentials(key, secret), "execute-api", self.region)
+        signer = SigV4Auth(Credentials(key, caller.secret_access_key, caller.session_token), "execute-api", self.region)
         expected = signer.signature(signer.string_to_sign(signed, signer.canonical_request(signed)), signed)
         if expected != match.group("signature"):
             raise _DeniedError(
                 "The request signature we calculated does not match the signature you provided. "
                 "Check your AWS Secret Access Key and signing method."
             )
-        return key
+        return caller
 
     def _event(
-        self, route: Route, parameters: dict[str, str], request: _Request, caller_key: str | None
+        self, route: Route, parameters: dict[str, str], request: _Request, caller: Caller | None
     ) -> dict[str, Any]:
         """An API Gateway REST proxy (payload v1) event."""
         method, path, headers, body = request.method, request.path, request.headers, request.body
@@ -329,11 +340,11 @@ class LocalRestApi:
                 "requestId": request_id,
                 "apiId": self.api_id,
                 "identity": {
-                    "accountId": self.account if caller_key else None,
-                    "accessKey": caller_key,
-                    "caller": caller_key,
-                    "user": caller_key,
-                    "userArn": self.caller_arn if caller_key else None,
+                    "accountId": self.account if caller else None,
+                    "accessKey": caller.access_key_id if caller else None,
+                    "caller": caller.access_key_id if caller else None,
+                    "user": caller.access_key_id if caller else None,
+                    "userArn": caller.arn if caller else None,
                     "sourceIp": source_ip,
                     "userAgent": headers.get("user-agent"),
                     "cognitoIdentityPoolId": None,
@@ -346,6 +357,20 @@ class LocalRestApi:
             "body": text if body else None,
             "isBase64Encoded": encoded,
         }
+
+
+CallerLookup = Callable[[str, str | None], Caller | None]  # (access key id, session token) -> the principal
+InvokePolicy = Callable[[Caller, str], bool]  # (the caller, the method's execute-api ARN) -> allowed
+
+
+def fixed_callers(secrets: dict[str, str], arn: str) -> CallerLookup:
+    """Callers known by their access key's secret alone (no session token), all with one ARN."""
+
+    def lookup(access_key_id: str, _token: str | None) -> Caller | None:
+        secret = secrets.get(access_key_id)
+        return Caller(access_key_id, secret, None, arn) if secret is not None else None
+
+    return lookup
 
 
 class _DeniedError(Exception):

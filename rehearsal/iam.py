@@ -39,11 +39,43 @@ ADMIN_POLICY = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Al
 SESSION_DURATION_S = 3600  # Lambda's execution-role sessions are short-lived and refreshed; so are these
 # IAM service prefixes that differ from the SigV4 signing name moto reads from the credential scope.
 _SIGNING_NAME_TO_IAM_PREFIX = {"monitoring": "cloudwatch", "execute-api": "execute-api", "email": "ses"}
+# Operations moto names as actions that IAM does not have: a batch call is authorized as its single action.
+_IAM_ACTION_OF_OPERATION = {
+    "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
+    "sqs:SendMessageBatch": "sqs:SendMessage",
+    "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
+}
+# moto's S3 table (moto/s3/responses.py ACTION_MAP) lacks these bucket sub-resources, so GetBucketEncryption
+# and GetPublicAccessBlock were authorized as s3:ListBucket; and it misnames public-access-block's actions.
+_S3_BUCKET_ACTIONS = {
+    "GET": {
+        "encryption": "GetEncryptionConfiguration",
+        "publicAccessBlock": "GetBucketPublicAccessBlock",
+        "ownershipControls": "GetBucketOwnershipControls",
+        "object-lock": "GetBucketObjectLockConfiguration",
+        "replication": "GetReplicationConfiguration",
+    },
+    "PUT": {
+        "encryption": "PutEncryptionConfiguration",
+        "publicAccessBlock": "PutBucketPublicAccessBlock",
+        "ownershipControls": "PutBucketOwnershipControls",
+        "object-lock": "PutBucketObjectLockConfiguration",
+        "replication": "PutReplicationConfiguration",
+    },
+    "DELETE": {
+        "encryption": "PutEncryptionConfiguration",
+        "publicAccessBlock": "PutBucketPublicAccessBlock",
+        "ownershipControls": "PutBucketOwnershipControls",
+        "replication": "PutReplicationConfiguration",
+    },
+}
 
 # What moto 5.2.5 evaluates, measured from its source and by the tests (README "Honesty" has the table).
 NOT_EVALUATED = (
     "Resource element for services other than S3, SQS, IAM, STS, DynamoDB, CloudWatch Logs, EventBridge, "
-    "SNS, Lambda and KMS (action only)",
+    "SNS, Lambda, KMS, API Gateway and execute-api (action only)",
+    "CodePipeline action roles (an action's RoleArn): builds run as their project's service role, "
+    "CloudFormation deploys as the bootstrap roles the CDK CLI assumes",
     "Condition elements of identity policies (treated as satisfied); trust-policy conditions only for sts:ExternalId",
     "NotResource (a statement with NotResource matches every resource); NotPrincipal",
     "resource policies (KMS key, S3 bucket, SNS topic, SQS queue, Lambda, event bus), permissions boundaries, "
@@ -213,6 +245,11 @@ def _install_patches() -> None:
         original_policy_init(self, policy)
 
     access_control.IAMPolicy.__init__ = policy_init  # type: ignore[method-assign]  # the patch
+    from moto.s3.responses import ACTION_MAP  # noqa: PLC0415
+
+    for method, actions in _S3_BUCKET_ACTIONS.items():
+        ACTION_MAP["BUCKET"][method].pop("public_access_block", None)  # never matches: the query is publicAccessBlock
+        ACTION_MAP["BUCKET"][method].update(actions)
     access_control.IAMPolicyStatement._check_element_matches = _check_element_matches  # type: ignore[method-assign]  # the patch
     access_control.IAMPolicyStatement._check_principal = _check_principal  # type: ignore[method-assign]  # the patch
     _state["patched"] = True
@@ -222,7 +259,10 @@ def _authorize_recorded(response: Any, iam_request_cls: type, resource: str, log
     """moto's enforced branch of `_authenticate_and_authorize_action`, with the decision recorded."""
     from urllib.parse import urlparse  # noqa: PLC0415
 
+    from moto.core.exceptions import ServiceException  # noqa: PLC0415
     from werkzeug.exceptions import HTTPException  # noqa: PLC0415
+
+    refused = (HTTPException, ServiceException)  # S3 raises the latter (not an HTTPException in moto 5.2)
 
     parsed_url = urlparse(response.uri)
     path = response.raw_path + (f"?{parsed_url.query}" if parsed_url.query else "")
@@ -238,7 +278,7 @@ def _authorize_recorded(response: Any, iam_request_cls: type, resource: str, log
             headers=response.headers,
             action=action,
         )
-    except HTTPException as error:  # unknown access key or bad token: no principal to evaluate
+    except refused as error:  # unknown access key or bad token: no principal to evaluate
         log.record(
             access_key_id,
             principal=f"unknown access key {access_key_id}",
@@ -255,20 +295,76 @@ def _authorize_recorded(response: Any, iam_request_cls: type, resource: str, log
         iam_request._data = {}
     service, _, operation = iam_request._action.partition(":")
     iam_request._action = f"{_SIGNING_NAME_TO_IAM_PREFIX.get(service, service)}:{operation}"
-    if resource == "*":
+    iam_request._action = _IAM_ACTION_OF_OPERATION.get(iam_request._action, iam_request._action)
+    if service == "apigateway":
+        # IAM authorizes API Gateway's management API by HTTP verb on the resource's path
+        # (apigateway:GET on arn:aws:apigateway:<region>::/restapis/<id>/stages/<stage>); moto names the
+        # operation instead (apigateway:GetStage), which no real policy grants.
+        iam_request._action = f"apigateway:{response.method}"
+        resource = f"arn:aws:apigateway:{response.region}::{response.raw_path.partition('?')[0]}"
+    elif resource == "*":
         resource = derived_resource(iam_request._action, response) or "*"
     values = {"principal": iam_request._access_key.arn, "action": iam_request._action, "resource": resource}
     try:
         iam_request.check_signature()
-    except HTTPException as error:
+    except refused as error:
         log.record(access_key_id, **values, allowed=False, resource_evaluated=True, reason=type(error).__name__)
         raise
     try:
         iam_request.check_action_permitted(resource)
-    except HTTPException:
+    except refused:
         log.record(access_key_id, **values, allowed=False, resource_evaluated=resource != "*")
         raise
     log.record(access_key_id, **values, allowed=True, resource_evaluated=resource != "*")
+
+
+@dataclass(frozen=True)
+class Caller:
+    """A principal as a service sees a request it signed: its ARN and the secret its key signs with."""
+
+    access_key_id: str
+    secret_access_key: str
+    session_token: str | None
+    arn: str
+
+
+def caller_of(access_key_id: str, session_token: str | None, *, account: str) -> Caller | None:
+    """The principal an access key of the emulator belongs to (an IAM user's key or an assumed-role
+    session with its token), or None when the emulator issued no such key."""
+    from moto.iam.access_control import CreateAccessKeyFailure, create_access_key  # noqa: PLC0415
+
+    headers = {"X-Amz-Security-Token": session_token} if session_token else {}
+    try:
+        key = create_access_key(account, "aws", access_key_id, headers)
+    except CreateAccessKeyFailure:
+        return None
+    credentials = key.create_credentials()
+    return Caller(access_key_id, credentials.secret_key, session_token, key.arn)
+
+
+def authorize_as_service(caller: Caller, action: str, resource: str, *, account: str) -> bool:
+    """Evaluate `caller`'s identity policies for `action` on `resource`, as a service (API Gateway's IAM
+    authorization) does for a signed request; the decision is recorded like moto's own."""
+    from moto.iam.access_control import CreateAccessKeyFailure, IAMPolicy, PermissionResult, create_access_key  # noqa: PLC0415
+
+    headers = {"X-Amz-Security-Token": caller.session_token} if caller.session_token else {}
+    try:
+        policies = create_access_key(account, "aws", caller.access_key_id, headers).collect_policies()
+    except CreateAccessKeyFailure:
+        policies = []
+    results = [IAMPolicy(policy).is_action_permitted(action, resource) for policy in policies]
+    allowed = PermissionResult.PERMITTED in results and PermissionResult.DENIED not in results
+    log: AuthorizationLog | None = _state.get("log")
+    if log is not None:
+        log.record(
+            caller.access_key_id,
+            principal=caller.arn,
+            action=action,
+            resource=resource,
+            allowed=allowed,
+            resource_evaluated=True,
+        )
+    return allowed
 
 
 def _access_key_id(authorization: str) -> str:
@@ -318,7 +414,17 @@ def _events(response: Any, region: str, account: str) -> str | None:
     entries = body.get("Entries") or [{}]
     bus = (entries[0] if isinstance(entries, list) and entries else {}).get("EventBusName") or body.get("EventBusName")
     bus = bus or "default"
+    rule = body.get("Rule") or (body.get("Name") if response._get_action() in _EVENTS_RULE_NAMED else None)
+    if isinstance(rule, str) and rule:
+        # Rule operations authorize on the rule: rule/<name> on the default bus, rule/<bus>/<name> on another.
+        if rule.startswith("arn:"):
+            return rule
+        bus_name = str(bus).rsplit("/", 1)[-1]
+        return f"arn:aws:events:{region}:{account}:rule/" + (rule if bus_name == "default" else f"{bus_name}/{rule}")
     return bus if str(bus).startswith("arn:") else f"arn:aws:events:{region}:{account}:event-bus/{bus}"
+
+
+_EVENTS_RULE_NAMED = {"PutRule", "DeleteRule", "DescribeRule", "EnableRule", "DisableRule"}
 
 
 def _sns(response: Any, _region: str, _account: str) -> str | None:

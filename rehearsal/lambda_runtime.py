@@ -225,6 +225,7 @@ class FunctionHost:
         self._lambda = emulator.client("lambda")
         self._faults = faults or {}
         self._functions: dict[tuple[str, str], LocalFunction] = {}
+        self._role_clients: dict[tuple[str, str], Any] = {}
         self._lock = threading.Lock()
         log_file.parent.mkdir(parents=True, exist_ok=True)
         self._log = log_file.open("a", encoding="utf-8")
@@ -294,17 +295,32 @@ class FunctionHost:
             fault=self._faults.get(name),
         )
 
+    def role_client(self, name_or_arn: str, service: str) -> Any:
+        """A client with the function's current role session, for what the Lambda service does on the
+        function's behalf with its execution role (polling its event source mappings)."""
+        credentials = self.function(name_or_arn).credentials
+        if credentials is None:
+            return self._emulator.client(service)
+        key = (credentials.access_key_id, service)
+        with self._lock:
+            if key not in self._role_clients:
+                self._role_clients[key] = self._client_as(credentials, service)
+            return self._role_clients[key]
+
     def _logs_client(self, credentials: RoleCredentials | None) -> Any:
         """The Lambda service writes the function's logs with the function's role (when IAM is enforced)."""
         if credentials is None:
             return self._emulator.client("logs")
+        return self._client_as(credentials, "logs")
+
+    def _client_as(self, credentials: RoleCredentials, service: str) -> Any:
         session = boto3.session.Session(
             aws_access_key_id=credentials.access_key_id,
             aws_secret_access_key=credentials.secret_access_key,
             aws_session_token=credentials.session_token,
             region_name=self._emulator.region,
         )
-        return session.client("logs", endpoint_url=self._emulator.endpoint)
+        return session.client(service, endpoint_url=self._emulator.endpoint)
 
     def _code_of(self, name: str, qualifier: str) -> bytes:
         """The deployment package as stored by the emulator (uploaded by the CDK CLI as an asset)."""

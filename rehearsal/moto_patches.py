@@ -60,6 +60,7 @@ def _apply_all(recorder: SkipRecorder) -> None:
         _patch_lambda_function,
         _patch_sqs_add_message,
         _patch_route_table_delete,
+        _patch_delete_change_set,
     ):
         patch()
     service_catalog.install()
@@ -350,6 +351,21 @@ def _patch_route_table_delete() -> None:
             backend.delete_route_table(resource_name)
 
     RouteTable.delete_from_cloudformation_json = classmethod(delete_from_cloudformation_json)  # type: ignore[method-assign,assignment]  # moto's model
+
+
+def _patch_delete_change_set() -> None:
+    from moto.cloudformation.models import CloudFormationBackend  # noqa: PLC0415
+
+    original = CloudFormationBackend.delete_change_set
+
+    def delete_change_set(self: Any, change_set_name: str) -> None:
+        known = change_set_name in self.change_sets or any(
+            change_set.change_set_name == change_set_name for change_set in self.change_sets.values()
+        )
+        if known:
+            original(self, change_set_name)
+
+    CloudFormationBackend.delete_change_set = delete_change_set  # type: ignore[method-assign]  # moto's backend
 
 
 def _patch_skipped_resources(recorder: SkipRecorder) -> None:

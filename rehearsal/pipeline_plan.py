@@ -121,6 +121,10 @@ class BuildProject:
     timeout_minutes: int
     description: str
     kms_key: str
+    # The build's service role: a role of the pipeline stack (its logical id; the ARN is the deployed
+    # role's) or an ARN given in the template.
+    service_role_logical_id: str | None = None
+    service_role_arn: str | None = None
 
 
 @dataclass(frozen=True)
@@ -302,6 +306,15 @@ def _project(values: TemplateValues, logical_id: str, properties: dict[str, Any]
         for v in environment.get("EnvironmentVariables", []) or []
     )
     name = values.physical_name(logical_id)
+    role = properties.get("ServiceRole")
+    role_logical_id = role_arn = None
+    attribute = role.get("Fn::GetAtt") if isinstance(role, dict) else None
+    if isinstance(attribute, str):
+        attribute = attribute.split(".", 1)
+    if isinstance(attribute, list) and attribute[1:] == ["Arn"]:
+        role_logical_id = str(attribute[0])
+    elif role:
+        role_arn = str(values.resolve(role))
     return BuildProject(
         logical_id=logical_id,
         name=name,
@@ -313,6 +326,8 @@ def _project(values: TemplateValues, logical_id: str, properties: dict[str, Any]
         timeout_minutes=int(properties.get("TimeoutInMinutes", 60)),
         description=str(values.resolve(properties.get("Description", ""))),
         kms_key=str(values.resolve(properties.get("EncryptionKey", ""))),
+        service_role_logical_id=role_logical_id,
+        service_role_arn=role_arn,
     )
 
 

@@ -31,6 +31,7 @@ CREDENTIAL_VARIABLES = (
 )
 # Removed from every child environment, whatever their value.
 STRIPPED_PREFIXES = ("AWS_", "CDK_DEFAULT_", "MOTO_")
+_SESSION_VARIABLES = {"AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"}
 DUMMY_VALUES = {
     "AWS_ACCESS_KEY_ID": {DUMMY_ACCESS_KEY_ID, "testing"},
     "AWS_SECRET_ACCESS_KEY": {DUMMY_SECRET_ACCESS_KEY, "testing"},
@@ -53,11 +54,21 @@ def is_loopback_url(url: str) -> bool:
         return False
 
 
-def check_caller_environment(environ: Mapping[str, str]) -> None:
-    """Raise UnsafeEnvironmentError naming every variable that makes the run unsafe."""
+def check_caller_environment(environ: Mapping[str, str], *, emulator_access_key_id: str | None = None) -> None:
+    """Raise UnsafeEnvironmentError naming every variable that makes the run unsafe.
+
+    `emulator_access_key_id`: a session the emulator issued itself (a build's service role); its key, secret
+    and token are allowed when every AWS endpoint is loopback, since they are valid nowhere else."""
     problems = []
+    issued = (
+        emulator_access_key_id is not None
+        and environ.get("AWS_ACCESS_KEY_ID") == emulator_access_key_id
+        and is_loopback_url(environ.get("AWS_ENDPOINT_URL", ""))
+    )
     for name in CREDENTIAL_VARIABLES:
         value = environ.get(name)
+        if issued and name in _SESSION_VARIABLES:
+            continue
         if value and value not in DUMMY_VALUES.get(name, set()):
             problems.append(f"{name} is set")
     for name, value in environ.items():

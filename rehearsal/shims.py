@@ -143,6 +143,14 @@ SHIMS: tuple[Shim, ...] = (
         "as CloudFormation does",
     ),
     Shim(
+        "delete-missing-change-set",
+        "moto.cloudformation.models.CloudFormationBackend.delete_change_set",
+        "fails with UnboundLocalError (a 500) when the change set does not exist; CloudFormation succeeds "
+        "while the stack exists, and the CDK CLI deletes its `cdk-deploy-change-set` before each change-set "
+        "deploy of an existing stack (self-mutation of a deployed pipeline)",
+        "deletes the change set when it exists and otherwise does nothing, as CloudFormation does",
+    ),
+    Shim(
         "service-catalog",
         "moto.cloudformation.parsing.parse_and_create_resource (AWS::ServiceCatalog::*, "
         "Custom::CDKBucketDeployment); moto.servicecatalog.responses.ServiceCatalogResponse",

@@ -273,3 +273,24 @@ def test_buildspec_errors_say_what_is_wrong() -> None:
         codebuild.Buildspec.parse('{"version": "0.1"}', origin="p")
     with pytest.raises(codebuild.BuildspecError, match="on-failure must be ABORT or CONTINUE"):
         codebuild.Buildspec.parse('{"version": 0.2, "phases": {"build": {"on-failure": "RETRY"}}}', origin="p")
+
+
+def test_the_source_note_names_uncommitted_files_in_full(tmp_path: Path) -> None:
+    """`git status --porcelain` lines start with a space for a modified tracked file; the note kept "EADME.md"."""
+    import subprocess  # noqa: PLC0415
+    from types import SimpleNamespace  # noqa: PLC0415
+
+    from rehearsal.executor import PipelineRehearsal  # noqa: PLC0415
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", "-C", str(tmp_path), *args], check=True, capture_output=True)
+
+    git("init", "-q", "-b", "main")
+    (tmp_path / "README.md").write_text("one\n")
+    git("add", "README.md")
+    git("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "one")
+    (tmp_path / "README.md").write_text("two\n")
+    rehearsal = SimpleNamespace(repository=tmp_path, include_uncommitted=False)
+    _commit, branch, note = PipelineRehearsal._source_commit(rehearsal)  # type: ignore[arg-type]  # only these two
+    assert branch == "main"
+    assert "1 uncommitted change(s) are NOT rehearsed (README.md)" in note, note

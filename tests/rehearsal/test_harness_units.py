@@ -17,7 +17,7 @@ from rehearsal import __main__ as cli
 from rehearsal.assembly import stacks
 from rehearsal.event_sources import QueueMapping, SqsPoller
 from rehearsal.faults import parse_faults
-from rehearsal.gateway import LocalRestApi, Route, _route_pattern
+from rehearsal.gateway import LocalRestApi, Route, _route_pattern, fixed_callers
 from rehearsal.safety import (
     DUMMY_ACCESS_KEY_ID,
     DUMMY_SECRET_ACCESS_KEY,
@@ -53,6 +53,26 @@ def test_accepts_a_clean_or_dummy_environment() -> None:
     check_caller_environment({})
     check_caller_environment({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"})
     check_caller_environment({"AWS_ENDPOINT_URL": "http://127.0.0.1:4566", "AWS_REGION": "eu-west-1"})
+
+
+def test_a_session_the_emulator_issued_is_allowed_only_with_loopback_endpoints() -> None:
+    """A build runs with its service role's session (issued by the emulator); the same keys next to a remote
+    endpoint, or keys the caller does not name as the emulator's, are refused."""
+    session = {"AWS_ACCESS_KEY_ID": "ASIAEMULATOR", "AWS_SECRET_ACCESS_KEY": "s", "AWS_SESSION_TOKEN": "t"}
+    local = {**session, "AWS_ENDPOINT_URL": "http://127.0.0.1:4566"}
+    check_caller_environment(local, emulator_access_key_id="ASIAEMULATOR")
+    with pytest.raises(UnsafeEnvironmentError, match="AWS_ACCESS_KEY_ID is set"):
+        check_caller_environment(local)  # not named as the emulator's
+    with pytest.raises(UnsafeEnvironmentError, match="AWS_ACCESS_KEY_ID is set"):
+        check_caller_environment(local, emulator_access_key_id="ASIAOTHER")
+    with pytest.raises(UnsafeEnvironmentError, match="AWS_ACCESS_KEY_ID is set"):
+        check_caller_environment(session, emulator_access_key_id="ASIAEMULATOR")  # no endpoint: real AWS
+    with pytest.raises(UnsafeEnvironmentError, match="is not a loopback endpoint"):
+        check_caller_environment(
+            {**local, "AWS_ENDPOINT_URL_S3": "https://s3.amazonaws.com"}, emulator_access_key_id="ASIAEMULATOR"
+        )
+    with pytest.raises(UnsafeEnvironmentError, match="AWS_PROFILE is set"):
+        check_caller_environment({**local, "AWS_PROFILE": "prod"}, emulator_access_key_id="ASIAEMULATOR")
 
 
 def test_child_environment_has_only_the_emulator_and_dummy_credentials() -> None:
@@ -156,13 +176,19 @@ class _FakeFunction:
 
 
 class _FakeHost:
-    def __init__(self, function: _FakeFunction) -> None:
+    def __init__(self, function: _FakeFunction, role_clients: dict[str, Any] | None = None) -> None:
         self._function = function
+        self._role_clients = role_clients or {}
         self.asked: list[str] = []
+        self.clients_asked: list[tuple[str, str]] = []
 
     def function(self, reference: str) -> _FakeFunction:
         self.asked.append(reference)
         return self._function
+
+    def role_client(self, reference: str, service: str) -> Any:
+        self.clients_asked.append((reference, service))
+        return self._role_clients[service]
 
 
 @pytest.fixture
@@ -190,8 +216,9 @@ def gateway(tmp_path: Path):
             functions=_FakeHost(function),
             region="us-east-1",
             account="111111111111",
-            credentials={DUMMY_ACCESS_KEY_ID: DUMMY_SECRET_ACCESS_KEY},
-            caller_arn="arn:aws:iam::111111111111:user/rehearsal",
+            callers=fixed_callers(
+                {DUMMY_ACCESS_KEY_ID: DUMMY_SECRET_ACCESS_KEY}, "arn:aws:iam::111111111111:user/rehearsal"
+            ),
             log=log,
         ).start()
         yield api, function
@@ -273,7 +300,10 @@ def _poller(sqs: _FakeSqs, respond: Any, tmp_path: Path) -> tuple[SqsPoller, _Fa
         report_item_failures=True,
     )
     log = (tmp_path / "poller.log").open("w")
-    poller = SqsPoller(mapping, sqs=sqs, functions=_FakeHost(function), region="us-east-1", log=log)
+    # The harness's client only looks the queue up; receiving and deleting go through the function's role.
+    poller = SqsPoller(
+        mapping, sqs=sqs, functions=_FakeHost(function, role_clients={"sqs": sqs}), region="us-east-1", log=log
+    )
     return poller, function
 
 
@@ -397,8 +427,7 @@ def test_gateway_serves_50_concurrent_connections_without_reset_or_5xx(tmp_path:
             functions=_FakeHost(function),
             region="us-east-1",
             account="111111111111",
-            credentials={},
-            caller_arn="arn:aws:iam::111111111111:user/rehearsal",
+            callers=fixed_callers({}, "arn:aws:iam::111111111111:user/rehearsal"),
             log=log,
         ).start()
         host, port = api._server.server_address[:2]

@@ -259,3 +259,74 @@ def test_trust_policies_admit_the_account_root_and_refuse_the_wrong_service(emul
         emulator.credentials_for_role(service_only, service="codebuild.amazonaws.com")
     with pytest.raises(iam.AccessDeniedError, match="no such role"):
         emulator.credentials_for_role(f"arn:aws:iam::{emulator.account}:role/absent")
+
+
+def _decisions(emulator: Emulator, caller: str) -> list[tuple[str, str, bool]]:
+    assert emulator.authorization is not None
+    return [(d.action, d.resource, d.allowed) for d in emulator.authorization.since(0) if d.caller == caller]
+
+
+def test_operations_are_authorized_under_the_iam_action_aws_uses(emulator: Emulator) -> None:
+    """moto authorized GetBucketEncryption/GetPublicAccessBlock as s3:ListBucket, DeleteMessageBatch as
+    sqs:DeleteMessageBatch, API Gateway reads by operation name and rule operations on the bus: a least-privilege
+    role (the smoke role, Lambda's poller) was denied what AWS allows, and s3:ListBucket allowed what AWS denies."""
+    region, account = emulator.region, emulator.account
+    bucket, queue, rule = (f"iam-names-{uuid.uuid4().hex[:8]}" for _ in range(3))
+    emulator.client("s3").create_bucket(Bucket=bucket)
+    queue_url = emulator.client("sqs").create_queue(QueueName=queue)["QueueUrl"]
+    emulator.client("events").put_rule(Name=rule, EventPattern=json.dumps({"source": ["x"]}))
+    api_id = emulator.client("apigateway").create_rest_api(name=bucket)["id"]
+    statements = [
+        {
+            "Effect": "Allow",
+            "Action": ["s3:GetEncryptionConfiguration", "s3:GetBucketPublicAccessBlock"],
+            "Resource": f"arn:aws:s3:::{bucket}",
+        },
+        {"Effect": "Allow", "Action": ["sqs:DeleteMessage"], "Resource": f"arn:aws:sqs:{region}:{account}:{queue}"},
+        {
+            "Effect": "Allow",
+            "Action": "events:ListTargetsByRule",
+            "Resource": f"arn:aws:events:{region}:{account}:rule/{rule}",
+        },
+        {
+            "Effect": "Allow",
+            "Action": "apigateway:GET",
+            "Resource": f"arn:aws:apigateway:{region}::/restapis/{api_id}/resources",
+        },
+    ]
+    credentials = emulator.credentials_for_role(_role(emulator, LAMBDA_TRUST, statements), caller="names")
+    assert credentials is not None
+    s3, sqs = _client(emulator, credentials, "s3"), _client(emulator, credentials, "sqs")
+    with pytest.raises(ClientError, match="ServerSideEncryptionConfigurationNotFound"):  # authorized: no configuration
+        s3.get_bucket_encryption(Bucket=bucket)
+    with pytest.raises(ClientError, match="AccessDenied"):
+        s3.list_objects_v2(Bucket=bucket)  # s3:ListBucket is not granted
+    sqs.delete_message_batch(QueueUrl=queue_url, Entries=[{"Id": "1", "ReceiptHandle": "none"}])
+    _client(emulator, credentials, "events").list_targets_by_rule(Rule=rule)
+    _client(emulator, credentials, "apigateway").get_resources(restApiId=api_id)
+    with pytest.raises(ClientError, match=r"AccessDenied|403"):
+        _client(emulator, credentials, "apigateway").get_stages(restApiId=api_id)  # another path
+    decisions = _decisions(emulator, "names")
+    assert decisions == [
+        ("s3:GetEncryptionConfiguration", f"arn:aws:s3:::{bucket}", True),
+        ("s3:ListBucket", f"arn:aws:s3:::{bucket}", False),
+        ("sqs:DeleteMessage", f"arn:aws:sqs:{region}:{account}:{queue}", True),
+        ("events:ListTargetsByRule", f"arn:aws:events:{region}:{account}:rule/{rule}", True),
+        ("apigateway:GET", f"arn:aws:apigateway:{region}::/restapis/{api_id}/resources", True),
+        ("apigateway:GET", f"arn:aws:apigateway:{region}::/restapis/{api_id}/stages", False),
+    ], decisions
+
+
+def test_deleting_a_change_set_that_does_not_exist_succeeds_as_in_cloudformation(emulator: Emulator) -> None:
+    """The CDK CLI deletes `cdk-deploy-change-set` before a change-set deploy of an existing stack (the pipeline's
+    self-mutation); moto answered 500 (UnboundLocalError) when there was none (shim delete-missing-change-set)."""
+    cloudformation = emulator.client("cloudformation")
+    name = f"change-set-test-{uuid.uuid4().hex[:8]}"
+    template = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}
+    cloudformation.create_stack(StackName=name, TemplateBody=json.dumps(template))
+    cloudformation.delete_change_set(StackName=name, ChangeSetName="cdk-deploy-change-set")  # none: no error
+    change_set = cloudformation.create_change_set(
+        StackName=name, ChangeSetName="real", TemplateBody=json.dumps(template), ChangeSetType="UPDATE"
+    )
+    cloudformation.delete_change_set(ChangeSetName=change_set["Id"])
+    cloudformation.delete_stack(StackName=name)

@@ -227,6 +227,19 @@ CHECK = {
 }
 
 
+BUILD_ROLE = {
+    "Type": "AWS::IAM::Role",
+    "Properties": {
+        "AssumeRolePolicyDocument": {
+            "Version": "2012-10-17",
+            "Statement": [
+                {"Effect": "Allow", "Principal": {"Service": "codebuild.amazonaws.com"}, "Action": "sts:AssumeRole"}
+            ],
+        }
+    },
+}
+
+
 def _with_qa_stage(seen: str) -> Callable[[dict[str, Any], dict[str, Any]], None]:
     def edit(template: dict[str, Any], properties: dict[str, Any]) -> None:
         artifact, namespace = _source_of(properties)
@@ -237,8 +250,10 @@ def _with_qa_stage(seen: str) -> Callable[[dict[str, Any], dict[str, Any]], None
                     "Name": f"qa-{name.lower()}",
                     "Environment": {"Image": "aws/codebuild/standard:7.0", "ComputeType": "BUILD_GENERAL1_SMALL"},
                     "Source": {"Type": "CODEPIPELINE", "BuildSpec": json.dumps(spec)},
+                    "ServiceRole": {"Fn::GetAtt": ["QaBuildRole", "Arn"]},
                 },
             }
+        template["Resources"]["QaBuildRole"] = BUILD_ROLE
 
         def build(name: str, project: str, order: int, variables: dict[str, str], **extra: Any) -> dict[str, Any]:
             return {
@@ -444,12 +459,20 @@ def _approval_pipeline(tmp_path: Path) -> Path:
         "Resources": {
             "Checks": {
                 "Type": "AWS::CodeBuild::Project",
-                "Properties": {"Name": "checks", "Source": {"BuildSpec": json.dumps(REPORT)}, "Environment": {}},
+                "Properties": {
+                    "Name": "checks",
+                    "Source": {"BuildSpec": json.dumps(REPORT)},
+                    "Environment": {},
+                    "ServiceRole": {"Fn::GetAtt": ["ChecksRole", "Arn"]},
+                },
             },
+            "ChecksRole": BUILD_ROLE,
             "Pipeline": {
                 "Type": "AWS::CodePipeline::Pipeline",
                 "Properties": {
                     "Name": "tiny",
+                    "RoleArn": {"Fn::GetAtt": ["ChecksRole", "Arn"]},
+                    "ArtifactStore": {"Type": "S3", "Location": "tiny-artifacts"},
                     "Stages": [{"Name": "Source", "Actions": [source]}, {"Name": "Gate", "Actions": [build, approval]}],
                 },
             },
@@ -484,3 +507,32 @@ def test_an_approval_without_a_terminal_stops_the_run_with_exit_0_and_its_link_i
     assert page.name == "report.html" and page.is_file()
     assert f"review {page.resolve().as_uri()}" in progress.getvalue()  # the console link became the local page
     assert "console.aws.amazon.com" not in progress.getvalue().split("Release (Approval")[1]
+
+
+def test_dev_smoke_build_runs_as_the_stages_smoke_role_and_the_poller_as_the_processor_role(
+    dev: tuple[RunResult, str], emulator: Emulator
+) -> None:
+    """Item 3 of the IAM issue: the smoke suite calls AWS as the smoke role of the pipeline template (deployed
+    into the emulator with the pipeline stack), API Gateway authorizes its SigV4 calls against that role, and
+    Lambda's poller receives and deletes as the function's execution role."""
+    result, _ = dev
+    smoke = result.action("dev/Smoke")
+    role = smoke.details["service_role"]
+    assert ":role/PaymentPipeline-PipelinedevSmokeRole" in role, role
+    assert emulator.authorization is not None
+    decisions = emulator.authorization.since(0)
+    session = role.rsplit("/", 1)[-1]
+    suite = [d for d in decisions if f":assumed-role/{session}/AWSCodeBuild-" in d.principal]
+    actions = {d.action for d in suite}
+    assert {"cloudformation:DescribeStacks", "dynamodb:DescribeTable", "execute-api:Invoke"} <= actions, actions
+    assert all(d.allowed for d in suite), [d.describe() for d in suite if not d.allowed]
+    invokes = [d for d in suite if d.action == "execute-api:Invoke"]
+    assert all(d.resource.startswith(f"arn:aws:execute-api:{emulator.region}:") for d in invokes), invokes
+    poller = {
+        d.action
+        for d in decisions
+        if "ServiceFunctionsProcessorRole" in d.principal
+        and d.action.startswith("sqs:")
+        and "dev-PaymentStack" in d.principal
+    }
+    assert {"sqs:ReceiveMessage", "sqs:DeleteMessage"} <= poller, poller
