@@ -317,18 +317,24 @@ def _deployed_role_arn(state: RunState, project: BuildProject, action: PlannedAc
     """The ARN of the project's role as the deployed pipeline stack created it."""
     if project.service_role_logical_id is None:
         raise ActionFailedError(f"action {action.path}: CodeBuild project {project.name} has no service role")
-    stack_name = state.plan.stack.stack_name
+    stack_name, logical_id = state.plan.stack.stack_name, project.service_role_logical_id
     cloudformation = state.emulator.client("cloudformation")
+    physical = None
     try:
-        resource = cloudformation.describe_stack_resource(
-            StackName=stack_name, LogicalResourceId=project.service_role_logical_id
-        )["StackResourceDetail"]
+        # Not DescribeStackResource: moto's fails with a 500 on a stack holding a resource it did not create.
+        for page in cloudformation.get_paginator("list_stack_resources").paginate(StackName=stack_name):
+            for summary in page["StackResourceSummaries"]:
+                if summary["LogicalResourceId"] == logical_id:
+                    physical = str(summary.get("PhysicalResourceId", ""))
     except cloudformation.exceptions.ClientError as error:
+        physical, reason = None, str(error)
+    else:
+        reason = f"stack {stack_name} has no resource {logical_id}"
+    if not physical:
         raise ActionFailedError(
-            f"action {action.path}: the service role {project.service_role_logical_id} of project {project.name} "
-            f"is not in the emulator (the pipeline stack {stack_name} is deployed before the first stage): {error}"
-        ) from None
-    physical = str(resource["PhysicalResourceId"])
+            f"action {action.path}: the service role {logical_id} of project {project.name} is not in the emulator "
+            f"(the pipeline stack {stack_name} is deployed before the first stage): {reason}"
+        )
     if physical.startswith("arn:"):
         return physical
     return str(state.emulator.client("iam").get_role(RoleName=physical)["Role"]["Arn"])

@@ -446,21 +446,25 @@ class PipelineRehearsal:
         return run.seconds
 
     def _deploy_pipeline_stack(self) -> float:
-        """The pipeline stack, deployed once before its first execution as an operator does (`cdk deploy`): in
-        AWS a pipeline runs because its stack exists, and its CodeBuild actions run as that stack's roles.
-        Self-mutation updates it with this commit's definition."""
+        """The pipeline stack of the definition rehearsed, deployed before the first stage (`cdk deploy`): in AWS
+        a pipeline runs because its stack exists (an operator deploys it once; self-mutation deploys each new
+        definition before the run goes on), and its CodeBuild actions run as that stack's roles."""
         stack = self.plan.stack
         cloudformation = self.emulator.client("cloudformation")
         try:
             status = cloudformation.describe_stacks(StackName=stack.stack_name)["Stacks"][0]["StackStatus"]
+            deployed = cloudformation.get_template(StackName=stack.stack_name)["TemplateBody"]
         except cloudformation.exceptions.ClientError:
-            status = ""
-        if status in ("CREATE_COMPLETE", "UPDATE_COMPLETE"):
+            status, deployed = "", None
+        if isinstance(deployed, str):
+            deployed = json.loads(deployed)
+        if status in ("CREATE_COMPLETE", "UPDATE_COMPLETE") and deployed == stack.template:
             return 0.0
         log = self.reports / "logs" / "pipeline-stack.log"
         self.console.line(
-            f"deploy {stack.display_name} with the real CDK CLI (as an operator does once, before the pipeline's "
-            "first execution: its build roles are what the CodeBuild actions run as)"
+            f"deploy {stack.display_name} with the real CDK CLI (the pipeline's stack exists before it runs: "
+            "an operator deploys it once, self-mutation each new definition; its build roles are what the "
+            "CodeBuild actions run as)"
         )
         try:
             run = cdk_cli.deploy(

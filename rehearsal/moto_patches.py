@@ -61,6 +61,7 @@ def _apply_all(recorder: SkipRecorder) -> None:
         _patch_sqs_add_message,
         _patch_route_table_delete,
         _patch_delete_change_set,
+        _patch_update_previous_parameters,
     ):
         patch()
     service_catalog.install()
@@ -366,6 +367,24 @@ def _patch_delete_change_set() -> None:
             original(self, change_set_name)
 
     CloudFormationBackend.delete_change_set = delete_change_set  # type: ignore[method-assign]  # moto's backend
+
+
+def _patch_update_previous_parameters() -> None:
+    from moto.cloudformation.models import CloudFormationBackend  # noqa: PLC0415
+
+    original = CloudFormationBackend._resolve_update_parameters
+
+    def resolve_update_parameters(self: Any, instance: Any, incoming_params: list[dict[str, str]]) -> dict[str, str]:
+        # A parameter that kept its template default has no stored value in moto: its previous value is the
+        # default, which moto applies itself when the parameter is left out.
+        kept = [
+            p
+            for p in incoming_params
+            if not (p.get("UsePreviousValue", False) and p["ParameterKey"] not in instance.parameters)
+        ]
+        return original(self, instance, kept)  # type: ignore[no-any-return]  # moto's own
+
+    CloudFormationBackend._resolve_update_parameters = resolve_update_parameters  # type: ignore[method-assign]  # moto's backend
 
 
 def _patch_skipped_resources(recorder: SkipRecorder) -> None:

@@ -151,6 +151,14 @@ SHIMS: tuple[Shim, ...] = (
         "deletes the change set when it exists and otherwise does nothing, as CloudFormation does",
     ),
     Shim(
+        "update-previous-default-parameter",
+        "moto.cloudformation.models.CloudFormationBackend._resolve_update_parameters",
+        "fails with KeyError (a 500) on UpdateStack when a parameter is passed with UsePreviousValue but was never "
+        "given a value (it kept its template default, as `BootstrapVersion` does): the CDK CLI's direct "
+        "update of a deployed stack",
+        "leaves such a parameter out, so its previous value (the template default) applies, as in CloudFormation",
+    ),
+    Shim(
         "service-catalog",
         "moto.cloudformation.parsing.parse_and_create_resource (AWS::ServiceCatalog::*, "
         "Custom::CDKBucketDeployment); moto.servicecatalog.responses.ServiceCatalogResponse",

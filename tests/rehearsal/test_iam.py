@@ -6,7 +6,6 @@ so it deploys next to the other tests' stages in the shared emulator."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import re
 import shutil
@@ -24,6 +23,7 @@ from rehearsal.assembly import stage_stacks
 from rehearsal.deployed_stage import IamWatch, StageRuntime, account_for
 from rehearsal.emulator import Emulator
 from rehearsal.safety import DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY
+from tests.rehearsal.assembly_edits import write_edited_template
 from tests.smoke.api_client import ApiClient
 
 COPY_NAME = "iamt"
@@ -63,18 +63,7 @@ def broken_copy(assembly: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
     template = json.loads(_renamed(template_file.read_text()))
     _without(template, "PaymentServiceFunctionsApiRoleDefaultPolicy", "dynamodb:PutItem")
     _without(template, "PaymentServiceFunctionsProcessorRoleDefaultPolicy", "logs:PutLogEvents")
-    text = json.dumps(template, indent=1)
-    template_file.write_text(text)
-    # The template is published content-addressed: a changed template needs its own key, or the shared
-    # bootstrap bucket serves this copy to the real dev stage (and the copy to whoever deploys it next).
-    (assets,) = stage_dir.glob("*.assets.json")
-    entry = next(
-        f for f in json.loads(assets.read_text())["files"].values() if f["source"]["path"] == template_file.name
-    )
-    old_key = next(iter(entry["destinations"].values()))["objectKey"].removesuffix(".json")
-    new_key = hashlib.sha256(text.encode()).hexdigest()
-    for path in (assets, manifest):
-        path.write_text(path.read_text().replace(old_key, new_key))
+    write_edited_template(template_file, json.dumps(template, indent=1))
     return copy
 
 
@@ -329,4 +318,27 @@ def test_deleting_a_change_set_that_does_not_exist_succeeds_as_in_cloudformation
         StackName=name, ChangeSetName="real", TemplateBody=json.dumps(template), ChangeSetType="UPDATE"
     )
     cloudformation.delete_change_set(ChangeSetName=change_set["Id"])
+    cloudformation.delete_stack(StackName=name)
+
+
+def test_an_update_keeps_a_parameter_that_kept_its_default(emulator: Emulator) -> None:
+    """The CDK CLI updates a deployed stack passing BootstrapVersion with UsePreviousValue; moto raised KeyError
+    (a 500) when the parameter had kept its default (shim update-previous-default-parameter)."""
+    cloudformation = emulator.client("cloudformation")
+    name = f"previous-value-test-{uuid.uuid4().hex[:8]}"
+    template = {
+        "Parameters": {"Version": {"Type": "String", "Default": "21"}},
+        "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": {"Version": {"Value": {"Ref": "Version"}}},
+    }
+    cloudformation.create_stack(StackName=name, TemplateBody=json.dumps(template))
+    template["Resources"]["Other"] = {"Type": "AWS::SNS::Topic"}
+    cloudformation.update_stack(
+        StackName=name,
+        TemplateBody=json.dumps(template),
+        Parameters=[{"ParameterKey": "Version", "UsePreviousValue": True}],
+    )
+    (stack,) = cloudformation.describe_stacks(StackName=name)["Stacks"]
+    assert stack["StackStatus"] == "UPDATE_COMPLETE"
+    assert {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]} == {"Version": "21"}
     cloudformation.delete_stack(StackName=name)

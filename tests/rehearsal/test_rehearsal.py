@@ -28,6 +28,7 @@ from rehearsal.emulator import Emulator
 from rehearsal.executor import FAILED, NOT_EMULATED, SKIPPED, SUCCEEDED, Console, PipelineRehearsal, RunResult
 from rehearsal.pipeline_plan import PIPELINE_TYPE, TemplateValues, load_plan, pipelines_in
 from rehearsal.safety import DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY
+from tests.rehearsal.assembly_edits import write_edited_template
 from tests.smoke.api_client import ApiClient
 
 SMOKE = Path(__file__).resolve().parents[2] / "scripts" / "smoke"
@@ -68,7 +69,7 @@ def _edited(assembly: Path, tmp_path: Path, edit: Callable[[dict[str, Any], dict
     (stack, logical_id), *_ = pipelines_in(copied)
     template = json.loads(stack.template_file.read_text())
     edit(template, template["Resources"][logical_id]["Properties"])
-    stack.template_file.write_text(json.dumps(template, indent=1))
+    write_edited_template(stack.template_file, json.dumps(template, indent=1))
     return copied
 
 
