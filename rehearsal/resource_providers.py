@@ -256,7 +256,9 @@ def _create_web_acl(
     )
 
     def delete() -> None:
-        backend.delete_web_acl(acl.name, p["Scope"], acl.id, acl.lock_token)
+        current = backend.wacls.get(acl.arn)
+        if current is not None:  # its lock token changes with every update
+            backend.delete_web_acl(acl.name, p["Scope"], acl.id, current.lock_token)
 
     attributes = {"Arn": acl.arn, "Id": acl.id, "Capacity": str(acl.capacity), "LabelNamespace": acl.label_namespace}
     return HarnessResource(

@@ -31,8 +31,15 @@ from rehearsal.safety import DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY
 from tests.smoke.api_client import ApiClient
 
 SMOKE = Path(__file__).resolve().parents[2] / "scripts" / "smoke"
-NOT_EMULATED_TYPES = {"AWS::WAFv2::WebACL", "AWS::ApiGateway::Stage", "AWS::S3::BucketPolicy"}
-PROVIDED_TYPES = {"AWS::CloudWatch::Alarm", "AWS::Lambda::Alias"}
+NOT_EMULATED_TYPES = {"AWS::CE::AnomalyMonitor", "AWS::WAFv2::LoggingConfiguration", "AWS::SNS::TopicPolicy"}
+PROVIDED_TYPES = {
+    "AWS::CloudWatch::Alarm",
+    "AWS::Lambda::Alias",
+    "AWS::ApiGateway::Stage",
+    "AWS::WAFv2::WebACL",
+    "AWS::WAFv2::WebACLAssociation",
+    "AWS::S3::BucketPolicy",
+}
 
 
 def _rehearse(
