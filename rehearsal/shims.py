@@ -40,7 +40,8 @@ SHIMS: tuple[Shim, ...] = (
         "moto.cloudformation.parsing.ResourceMap.validate_outputs",
         "crashes with AttributeError on an output that Fn::GetAtt's a resource type moto has no provider "
         "for (our WebAclArn output of AWS::WAFv2::WebACL)",
-        "validates the other outputs as before and leaves those to the placeholder of the skipped resource",
+        "validates the other outputs as before and leaves those to the resource the harness provided (the web "
+        "ACL, see wafv2-web-acl-provider) or to the placeholder of the skipped resource",
     ),
     Shim(
         "kms-key-cfn-shapes",
