@@ -47,7 +47,6 @@ _IAM_NAMES = {
     "AWS::IAM::ManagedPolicy": "ManagedPolicyName",
     "AWS::IAM::InstanceProfile": "InstanceProfileName",
 }
-_EXECUTE_API = re.compile(r"^https://(?P<api>[a-z0-9]+)\.execute-api\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[^/]*/?")
 _CONSOLE = "console.aws.amazon.com"
 
 
@@ -535,9 +534,7 @@ def run_cloudformation(state: RunState, action: PlannedAction, log: Path) -> Out
     state.deployed[stack_name] = deployed
     state.deployed_by[stack_name] = action.path
     runtime = _serve(state, deployed, action)
-    not_emulated = write_not_emulated(
-        state.reports / "emulator" / f"{stack_name}.not-emulated.json", deployed, api_url=runtime.api_url
-    )
+    not_emulated = write_not_emulated(state.reports / "emulator" / f"{stack_name}.not-emulated.json", deployed, runtime)
     state.not_emulated_files[stack_name] = not_emulated
     variables, rewrites = _output_variables(deployed.outputs, runtime)
     if config.get("OutputFileName") and action.output_artifacts:
@@ -681,17 +678,9 @@ def _serve(state: RunState, deployed: DeployedStack, action: PlannedAction) -> S
 def _output_variables(outputs: dict[str, str], runtime: StageRuntime) -> tuple[dict[str, str], dict[str, str]]:
     """The stack's outputs as the action's variables; an execute-api URL of an API served locally becomes the
     local gateway's URL (as AWS_ENDPOINT_URL stands in for the AWS endpoints)."""
-    served = {api.api_id: api.url for api in runtime.apis}
-    variables, rewrites = {}, {}
-    for key, value in outputs.items():
-        match = _EXECUTE_API.match(value)
-        if match and match.group("api") in served:
-            local = served[match.group("api")] + value[match.end() :]
-            rewrites[key] = f"{value} -> {local}"
-            variables[key] = local
-        else:
-            variables[key] = value
-    return variables, rewrites
+    local = runtime.local_outputs(outputs)
+    rewrites = {key: f"{outputs[key]} -> {url}" for key, url in local.items()}
+    return {**outputs, **local}, rewrites
 
 
 # --- manual approval ------------------------------------------------------------------------------------

@@ -184,7 +184,7 @@ def rehearse_catalog_launch(emulator: Any, assembly: Path, reports: Path, consol
     ).start()
     try:
         report_dir = reports.parent / "smoke" / stack_name
-        not_emulated = write_not_emulated(report_dir / "not-emulated.json", deployed, api_url=runtime.api_url)
+        not_emulated = write_not_emulated(report_dir / "not-emulated.json", deployed, runtime)
         smoke_env = {
             **emulator.environment(),
             "API_URL": runtime.api_url or "",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +18,9 @@ from rehearsal.iam import IamReport
 from rehearsal.lambda_runtime import FunctionHost
 from rehearsal.pipeline_plan import PlanError, TemplateValues
 from rehearsal.safety import DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY
+
+# An API's invoke URL in a stack output: https://<api id>.execute-api.<region>.amazonaws.com/<stage>/...
+_EXECUTE_API = re.compile(r"^https://(?P<api>[a-z0-9]+)\.execute-api\.[a-z0-9-]+\.amazonaws\.com(\.cn)?/[^/]*/?")
 
 # Properties that carry a resource's name, to show 'payment-dev-api-5xx' rather than a logical id.
 _NAME_PROPERTIES = (
@@ -127,9 +131,12 @@ def account_for(emulator: Any, artifact: StackArtifact) -> DeployedStack:
     return DeployedStack(artifact=artifact, stack_id=stack_id, outputs=outputs, accounting=accounting)
 
 
-def write_not_emulated(path: Path, deployed: DeployedStack, *, api_url: str | None) -> Path:
-    """The file the smoke suite reads (SMOKE_NOT_EMULATED_FILE): what was not created, and why."""
+def write_not_emulated(path: Path, deployed: DeployedStack, runtime: StageRuntime) -> Path:
+    """The file the smoke suite reads (SMOKE_NOT_EMULATED_FILE): what was not created, and why, and which
+    outputs the rehearsal replaced by the local gateway that serves them (`served_outputs`)."""
     a = deployed.accounting
+    api_url = runtime.api_url
+    served = runtime.local_outputs(deployed.outputs)
     not_created = [item for item in a.not_created if not item["reason"].startswith("condition")]
     document = {
         "emulator": f"moto {shims.MOTO_VERSION} (in-process, local rehearsal)",
@@ -139,12 +146,17 @@ def write_not_emulated(path: Path, deployed: DeployedStack, *, api_url: str | No
         "provided_by_harness": a.provided,
         "template_resources": a.template_count,
         "created": len(a.created),
+        "served_outputs": {
+            output_id: {"output": deployed.outputs[output_id], "served_at": local}
+            for output_id, local in served.items()
+        },
         "shims": [{"name": s.name, "target": s.target, "problem": s.problem, "remedy": s.remedy} for s in shims.SHIMS],
         "notes": [
             f"The API is served by the rehearsal's local gateway at {api_url}, in front of the real handlers "
             "(deployed package, each function's configuration); it routes the emulator's REST API and verifies "
-            "SigV4 signatures. The stage, request model and validator, gateway responses, throttling and WAF "
-            "are not in front of it.",
+            "SigV4 signatures. The request model and validator and the gateway responses are not emulated; the "
+            "stage's settings and the WAF web ACL are held by the emulator (provided by the harness) but not "
+            "enforced in front of the local gateway (no throttling, no WAF rules).",
             "Events: moto delivers EventBridge to SQS; the rehearsal's poller delivers SQS to the event processor "
             "with Lambda's batch semantics.",
         ],
@@ -180,6 +192,17 @@ class StageRuntime:
     @property
     def api_url(self) -> str | None:
         return self.apis[0].url if self.apis else None
+
+    def local_outputs(self, outputs: Mapping[str, str]) -> dict[str, str]:
+        """Output id -> local URL, for each output that is the invoke URL of an API served here (as
+        AWS_ENDPOINT_URL stands in for the AWS endpoints, the local gateway stands in for execute-api)."""
+        served = {api.api_id: api.url for api in self.apis}
+        local = {}
+        for output_id, value in outputs.items():
+            match = _EXECUTE_API.match(value)
+            if match and match.group("api") in served:
+                local[output_id] = served[match.group("api")] + value[match.end() :]
+        return local
 
     def start(self) -> StageRuntime:
         template = self.deployed.artifact.template

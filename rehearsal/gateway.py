@@ -1,9 +1,9 @@
 """A local stand-in for one API Gateway REST API stage, in front of the real handlers.
 
-moto stores the REST API (resources, methods, integrations) but its CloudFormation skips the stage,
-and it cannot run Lambda code. This gateway reads the API's resources and methods from the emulator
-and serves them on 127.0.0.1 (ephemeral port) at `/<stage>/...`, like `https://<id>.execute-api...
-/<stage>/...`:
+moto stores the REST API (resources, methods, integrations) and, through the harness, its stage
+(rehearsal/resource_providers.py), but it cannot run Lambda code. This gateway reads the API's resources
+and methods from the emulator and serves them on 127.0.0.1 (ephemeral port) at `/<stage>/...`, like
+`https://<id>.execute-api.../<stage>/...`:
 - routes: the resource paths and HTTP methods defined in the emulator (`{param}` and `{proxy+}`); an
   undefined route answers 403 `Missing Authentication Token`, as API Gateway does;
 - IAM (SigV4) authorization on methods whose authorizationType is AWS_IAM: the signature is verified
@@ -14,8 +14,9 @@ and serves them on 127.0.0.1 (ephemeral port) at `/<stage>/...`, like `https://<
 - the Lambda proxy integration (payload v1): the HTTP request becomes a REST proxy event, the function
   of the integration URI (alias or version included) is invoked, its response becomes the HTTP
   response; a function error or malformed response is a 502 `Internal server error`.
-Not emulated (the stage and these resources are skipped by moto, and reported so): request
-validation against the model, gateway responses, throttling, WAF, access and execution logging.
+Not emulated (the model, validator and gateway responses are skipped by moto and reported so; the stage's
+settings and the WAF web ACL are held by the emulator but nothing enforces them): request validation
+against the model, gateway responses, throttling, WAF, access and execution logging.
 """
 
 from __future__ import annotations

@@ -10,9 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from moto.awslambda.models import LambdaFunction
-from moto.awslambda.utils import get_backend as lambda_backend
 from moto.cloudformation import parsing
-from moto.cloudwatch.models import Dimension, Metric, MetricDataQuery, MetricStat, cloudwatch_backends
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.table import Table
 from moto.events.models import EventBus
@@ -24,10 +22,10 @@ from moto.sqs.models import Queue
 from moto.utilities.utils import get_partition
 
 from rehearsal import service_catalog
+from rehearsal.resource_providers import PROVIDERS, is_true, without_no_values
 from rehearsal.shims import (
     CUSTOM_RESOURCE_REASON,
     MOTO_VERSION,
-    HarnessResource,
     NotEmulated,
     SkippedResource,
     SkipRecorder,
@@ -55,6 +53,7 @@ def _apply_all(recorder: SkipRecorder) -> None:
         _patch_event_bus,
         _patch_dynamodb_table,
         _patch_s3_bucket,
+        _patch_s3_bucket_policy_evaluation,
         _patch_log_group,
         _patch_iam_role,
         _patch_lambda_function,
@@ -124,10 +123,6 @@ def _patch_event_bus() -> None:
         EventBus.physical_resource_id = property(lambda self: self.name)  # type: ignore[attr-defined]  # moto lacks it
 
 
-def _enabled(value: Any) -> bool:
-    return value is True or str(value).lower() == "true"
-
-
 def _patch_dynamodb_table() -> None:
     def make(original: Callable[..., Any]) -> Callable[..., Any]:
         def create(
@@ -141,7 +136,7 @@ def _patch_dynamodb_table() -> None:
             properties = cloudformation_json.setdefault("Properties", {})
             sse = properties.get("SSESpecification")
             if isinstance(sse, dict) and "SSEEnabled" in sse:
-                api_shape = {"Enabled": _enabled(sse["SSEEnabled"])}
+                api_shape = {"Enabled": is_true(sse["SSEEnabled"])}
                 for key in ("SSEType", "KMSMasterKeyId"):
                     if key in sse:
                         api_shape[key] = sse[key]
@@ -151,10 +146,10 @@ def _patch_dynamodb_table() -> None:
             pitr = properties.get("PointInTimeRecoverySpecification") or {}
             if "PointInTimeRecoveryEnabled" in pitr:
                 backend.update_continuous_backups(
-                    table.name, {"PointInTimeRecoveryEnabled": _enabled(pitr["PointInTimeRecoveryEnabled"])}
+                    table.name, {"PointInTimeRecoveryEnabled": is_true(pitr["PointInTimeRecoveryEnabled"])}
                 )
             ttl = properties.get("TimeToLiveSpecification") or {}
-            if _enabled(ttl.get("Enabled")) and ttl.get("AttributeName"):
+            if is_true(ttl.get("Enabled")) and ttl.get("AttributeName"):
                 backend.update_time_to_live(table.name, {"Enabled": True, "AttributeName": ttl["AttributeName"]})
             return table
 
@@ -200,7 +195,7 @@ def _patch_s3_bucket() -> None:
                 backend.put_bucket_versioning(bucket.name, versioning)
             block = properties.get("PublicAccessBlockConfiguration")
             if block:
-                backend.put_public_access_block(bucket.name, {k: str(_enabled(v)).lower() for k, v in block.items()})
+                backend.put_public_access_block(bucket.name, {k: str(is_true(v)).lower() for k, v in block.items()})
             rules = (properties.get("LifecycleConfiguration") or {}).get("Rules")
             if rules:
                 backend.put_bucket_lifecycle_configuration(bucket.name, [_lifecycle_rule(r) for r in rules])
@@ -209,6 +204,15 @@ def _patch_s3_bucket() -> None:
         return create
 
     _wrap_classmethod(FakeBucket, "create_from_cloudformation_json", make)
+
+
+def _patch_s3_bucket_policy_evaluation() -> None:
+    from moto.iam.access_control import PermissionResult  # noqa: PLC0415 - after MOTO_ACCOUNT_ID, like the backends
+
+    def get_permission(self: Any, action: str, resource: str) -> Any:  # noqa: ARG001 - moto's signature
+        return PermissionResult.NEUTRAL
+
+    FakeBucket.get_permission = get_permission  # type: ignore[method-assign]  # the shim replaces moto's method
 
 
 def _patch_log_group() -> None:
@@ -235,15 +239,6 @@ def _patch_log_group() -> None:
         return f"{value}:*" if attribute_name == "Arn" and not str(value).endswith(":*") else value
 
     LogGroup.get_cfn_attribute = get_cfn_attribute  # type: ignore[method-assign]  # the shim
-
-
-def _without_no_values(value: Any) -> Any:
-    """CloudFormation drops an `Fn::If` branch that is `AWS::NoValue` from a list; moto leaves null there."""
-    if isinstance(value, list):
-        return [_without_no_values(item) for item in value if item is not None]
-    if isinstance(value, dict):
-        return {key: _without_no_values(item) for key, item in value.items()}
-    return value
 
 
 def _attach_managed_policy(role: Any, policy_arn: str) -> None:
@@ -280,7 +275,7 @@ def _patch_iam_role() -> None:
             properties = cloudformation_json.setdefault("Properties", {})
             for key in ("AssumeRolePolicyDocument", "Policies"):
                 if key in properties:
-                    properties[key] = _without_no_values(properties[key])
+                    properties[key] = without_no_values(properties[key])
             role = original(cls, resource_name, cloudformation_json, *args, **kwargs)
             for policy_arn in properties.get("ManagedPolicyArns") or []:
                 _attach_managed_policy(role, str(policy_arn))
@@ -421,91 +416,3 @@ def _patch_skipped_resources(recorder: SkipRecorder) -> None:
         )
 
     parsing.parse_and_create_resource = parse_and_create_resource
-
-
-def _create_lambda_alias(
-    logical_id: str, resource_json: dict[str, Any], resources_map: Any, account_id: str, region_name: str
-) -> HarnessResource:
-    properties = resource_json.get("Properties", {})
-    function_name = parsing.clean_json(properties["FunctionName"], resources_map)
-    version = properties["FunctionVersion"]
-    if isinstance(version, dict) and "Fn::GetAtt" in version:  # moto's LambdaVersion has no GetAtt support
-        version = getattr(resources_map[version["Fn::GetAtt"][0]], "version", None)
-    else:
-        version = parsing.clean_json(version, resources_map)
-    alias = lambda_backend(account_id, region_name).create_alias(
-        name=properties["Name"],
-        function_name=function_name,
-        function_version=str(version),
-        description=properties.get("Description", ""),
-        routing_config=properties.get("RoutingConfig"),
-    )
-    return HarnessResource(logical_id, resource_json["Type"], alias.arn, {"AliasArn": alias.arn})
-
-
-def _metric_data_queries(metrics: list[dict[str, Any]]) -> list[MetricDataQuery] | None:
-    """CloudFormation's `Metrics` as PutMetricAlarm's `Metrics` parameter (the shapes are the same)."""
-    queries = []
-    for metric in metrics:
-        stat = metric.get("MetricStat")
-        metric_stat = None
-        if stat:
-            dimensions = [Dimension(name=d["Name"], value=d["Value"]) for d in stat["Metric"].get("Dimensions", [])]
-            metric_stat = MetricStat(
-                metric=Metric(stat["Metric"]["MetricName"], stat["Metric"].get("Namespace"), dimensions),
-                period=stat.get("Period"),
-                stat=stat.get("Stat"),
-                unit=stat.get("Unit"),
-            )
-        queries.append(
-            MetricDataQuery(
-                # moto annotates all four `str`, but its own PutMetricAlarm handler passes None when absent.
-                query_id=metric["Id"],  # required by CloudFormation
-                label=metric.get("Label"),  # type: ignore[arg-type]  # optional in CloudFormation and in moto
-                period=metric.get("Period"),  # type: ignore[arg-type]  # optional in CloudFormation and in moto
-                return_data=metric.get("ReturnData"),  # type: ignore[arg-type]  # optional in both
-                expression=metric.get("Expression"),
-                metric_stat=metric_stat,
-            )
-        )
-    return queries or None
-
-
-def _create_cloudwatch_alarm(
-    logical_id: str, resource_json: dict[str, Any], resources_map: Any, account_id: str, region_name: str
-) -> HarnessResource:
-    """What CloudFormation's AWS::CloudWatch::Alarm does: one PutMetricAlarm with the template's properties."""
-    p = parsing.clean_json(resource_json.get("Properties", {}), resources_map)
-    alarm = cloudwatch_backends[account_id][region_name].put_metric_alarm(
-        name=p.get("AlarmName") or logical_id,
-        namespace=p.get("Namespace"),
-        metric_name=p.get("MetricName"),
-        metric_data_queries=_metric_data_queries(p.get("Metrics", [])),
-        comparison_operator=p["ComparisonOperator"],
-        evaluation_periods=int(p["EvaluationPeriods"]),
-        datapoints_to_alarm=p.get("DatapointsToAlarm"),
-        period=p.get("Period"),
-        threshold=float(p["Threshold"]) if "Threshold" in p else None,  # type: ignore[arg-type]  # None: metric-math
-        statistic=p.get("Statistic"),
-        extended_statistic=p.get("ExtendedStatistic"),
-        description=p.get("AlarmDescription"),
-        dimensions=p.get("Dimensions", []),
-        alarm_actions=p.get("AlarmActions", []),
-        ok_actions=p.get("OKActions", []),
-        insufficient_data_actions=p.get("InsufficientDataActions", []),
-        unit=p.get("Unit"),
-        actions_enabled=_enabled(p.get("ActionsEnabled", True)),
-        treat_missing_data=p.get("TreatMissingData"),
-        evaluate_low_sample_count_percentile=p.get("EvaluateLowSampleCountPercentile"),
-        threshold_metric_id=p.get("ThresholdMetricId"),
-    )
-    return HarnessResource(logical_id, resource_json["Type"], alarm.name, {"Arn": alarm.alarm_arn})
-
-
-# Resource types moto has a service API for but no CloudFormation provider, where a placeholder would
-# break the deploy or hide what CloudFormation would create; the harness creates them through that API.
-PROVIDERS: dict[str, Callable[..., HarnessResource]] = {
-    "AWS::Lambda::Alias": _create_lambda_alias,
-    "AWS::CloudWatch::Alarm": _create_cloudwatch_alarm,
-    **service_catalog.CFN_PROVIDERS,
-}

@@ -18,6 +18,7 @@ Nothing here runs against AWS: the smoke suite and the product never import this
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,7 +40,8 @@ SHIMS: tuple[Shim, ...] = (
         "moto.cloudformation.parsing.ResourceMap.validate_outputs",
         "crashes with AttributeError on an output that Fn::GetAtt's a resource type moto has no provider "
         "for (our WebAclArn output of AWS::WAFv2::WebACL)",
-        "validates the other outputs as before and leaves those to the placeholder of the skipped resource",
+        "validates the other outputs as before and leaves those to the resource the harness provided (the web "
+        "ACL, see wafv2-web-acl-provider) or to the placeholder of the skipped resource",
     ),
     Shim(
         "kms-key-cfn-shapes",
@@ -133,6 +135,42 @@ SHIMS: tuple[Shim, ...] = (
         "calls moto's PutMetricAlarm with the template's properties (the CloudFormation and API shapes are the "
         "same, math-expression alarms included), as CloudFormation does; reported as 'provided by the "
         "harness', not as skipped. Whether an alarm fires is not emulated (no metrics flow)",
+    ),
+    Shim(
+        "api-stage-provider",
+        "moto.cloudformation.parsing.parse_and_create_resource (AWS::ApiGateway::Stage)",
+        "has no CloudFormation provider for AWS::ApiGateway::Stage, although its API Gateway API has stages with "
+        "method settings, tracing and access logging, so the stage, its settings and every output naming it "
+        "would be missing",
+        "rehearsal/resource_providers.py calls moto's CreateStage (deployment, tracing, tags) and UpdateStage with "
+        "the template's MethodSettings and AccessLogSetting as patch operations, as CloudFormation does; reported "
+        "as 'provided by the harness'. The local gateway serves the stage's routes but does not enforce its "
+        "throttling",
+    ),
+    Shim(
+        "wafv2-web-acl-provider",
+        "moto.cloudformation.parsing.parse_and_create_resource (AWS::WAFv2::WebACL, AWS::WAFv2::WebACLAssociation)",
+        "has no CloudFormation provider for either type, although its WAFv2 API has web ACLs and associations",
+        "calls moto's CreateWebACL with the template's rules, default action and visibility (a rate limit from a "
+        "mapping as the schema's integer), and AssociateWebACL with the template's resource ARN; reported as "
+        "'provided by the harness'. Whether a rule blocks a request is not emulated: the web ACL is not in front "
+        "of the local gateway",
+    ),
+    Shim(
+        "s3-bucket-policy-provider",
+        "moto.cloudformation.parsing.parse_and_create_resource (AWS::S3::BucketPolicy)",
+        "has no CloudFormation provider for AWS::S3::BucketPolicy, although its S3 API stores bucket policies, "
+        "so GetBucketPolicy answers NoSuchBucketPolicy for every bucket",
+        "calls moto's PutBucketPolicy with the template's policy document; reported as 'provided by the harness'",
+    ),
+    Shim(
+        "s3-bucket-policy-not-evaluated",
+        "moto.s3.models.FakeBucket.get_permission",
+        "evaluates a bucket policy on object requests with every condition it does not know taken as met "
+        "(Bool, ForAllValues:..., ArnLike), so the TLS-only deny (aws:SecureTransport = false) and the catalog "
+        "bucket's aws:CalledVia deny refuse every object request, CDK asset uploads included",
+        "does not evaluate bucket policies (neutral), as no other resource policy is evaluated here (README, IAM); "
+        "the policies are stored and read back as deployed",
     ),
     Shim(
         "route-table-delete",
@@ -230,13 +268,22 @@ class SkipRecorder:
 
 
 class HarnessResource:
-    """A resource the harness created through moto's own service API (see `PROVIDERS`)."""
+    """A resource the harness created through moto's own service API (see `PROVIDERS`); `on_delete` undoes
+    it through that API when its stack is deleted, as CloudFormation would."""
 
-    def __init__(self, logical_id: str, resource_type: str, physical_id: str, attributes: dict[str, str]) -> None:
+    def __init__(
+        self,
+        logical_id: str,
+        resource_type: str,
+        physical_id: str,
+        attributes: dict[str, str],
+        on_delete: Callable[[], None] | None = None,
+    ) -> None:
         self.logical_resource_id = logical_id
         self.cf_resource_type = resource_type
         self.physical_resource_id = physical_id
         self._attributes = attributes
+        self._on_delete = on_delete
 
     def get_cfn_attribute(self, attribute_name: str) -> str:
         return self._attributes[attribute_name]
@@ -248,7 +295,8 @@ class HarnessResource:
         return True
 
     def delete(self, *_args: Any, **_kwargs: Any) -> None:
-        return None
+        if self._on_delete is not None:
+            self._on_delete()
 
 
 class NotEmulated:

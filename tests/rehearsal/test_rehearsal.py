@@ -32,8 +32,15 @@ from tests.rehearsal.assembly_edits import write_edited_template
 from tests.smoke.api_client import ApiClient
 
 SMOKE = Path(__file__).resolve().parents[2] / "scripts" / "smoke"
-NOT_EMULATED_TYPES = {"AWS::WAFv2::WebACL", "AWS::ApiGateway::Stage", "AWS::S3::BucketPolicy"}
-PROVIDED_TYPES = {"AWS::CloudWatch::Alarm", "AWS::Lambda::Alias"}
+NOT_EMULATED_TYPES = {"AWS::CE::AnomalyMonitor", "AWS::WAFv2::LoggingConfiguration", "AWS::SNS::TopicPolicy"}
+PROVIDED_TYPES = {
+    "AWS::CloudWatch::Alarm",
+    "AWS::Lambda::Alias",
+    "AWS::ApiGateway::Stage",
+    "AWS::WAFv2::WebACL",
+    "AWS::WAFv2::WebACLAssociation",
+    "AWS::S3::BucketPolicy",
+}
 
 
 def _rehearse(

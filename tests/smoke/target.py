@@ -52,6 +52,8 @@ class NotEmulated:
     emulator: str | None = None
     skipped: dict[str, Skipped] = field(default_factory=dict)
     document: dict[str, Any] = field(default_factory=dict)
+    # output id -> {"output": the stack's value, "served_at": the local URL the rehearsal serves it at}
+    served_outputs: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: str | None) -> NotEmulated:
@@ -67,7 +69,13 @@ class NotEmulated:
             )
             for item in document.get("skipped", [])
         }
-        return cls(source=path, emulator=document.get("emulator"), skipped=skipped, document=document)
+        return cls(
+            source=path,
+            emulator=document.get("emulator"),
+            skipped=skipped,
+            document=document,
+            served_outputs=document.get("served_outputs", {}),
+        )
 
     @property
     def active(self) -> bool:
@@ -168,9 +176,11 @@ class Target:
     # --- intrinsic functions ------------------------------------------------------------------------
 
     def resolve(self, value: Any) -> Any:
-        """Resolve the intrinsic functions a template value may use (enough for this product's templates)."""
+        """Resolve the intrinsic functions a template value may use (enough for this product's templates).
+
+        An item or property that resolves to AWS::NoValue (None) is dropped, as CloudFormation drops it."""
         if isinstance(value, list):
-            return [self.resolve(v) for v in value]
+            return [item for item in (self.resolve(v) for v in value) if item is not None]
         if not isinstance(value, dict):
             return value
         if len(value) == 1:
@@ -178,7 +188,7 @@ class Target:
             handler = self._FUNCTIONS.get(function)
             if handler is not None:
                 return handler(self, argument)
-        return {k: self.resolve(v) for k, v in value.items()}
+        return {k: item for k, item in ((k, self.resolve(v)) for k, v in value.items()) if item is not None}
 
     def _fn_get_att(self, argument: Any) -> Any:
         logical_id, attribute = argument if isinstance(argument, list) else argument.split(".", 1)
