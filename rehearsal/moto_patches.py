@@ -377,7 +377,7 @@ def _patch_update_previous_parameters() -> None:
             for p in incoming_params
             if not (p.get("UsePreviousValue", False) and p["ParameterKey"] not in instance.parameters)
         ]
-        return original(self, instance, kept)  # type: ignore[no-any-return]  # moto's own
+        return original(self, instance, kept)
 
     CloudFormationBackend._resolve_update_parameters = resolve_update_parameters  # type: ignore[method-assign]  # moto's backend
 
