@@ -7,17 +7,26 @@
 - PATH: the new environment's bin directories and the system directories only; no repository `.venv`
   or `node_modules/.bin`. The requested and the used version of each runtime are recorded.
 - Host variables kept: locale, HOME (pip's and npm's registry configuration and caches live there), and
-  the package registries' own settings (PIP_*, npm_config_*, proxies, CA bundles). `PIP_NO_COMPILE=1` is
-  set: installs skip byte-compiling (about half of pip's CPU time here); modules compile when imported.
+  the package registries' own settings (PIP_*, npm_config_*, proxies, CA bundles). `PIP_NO_COMPILE=0` is
+  set, which is how pip's environment spells `--no-compile` (a `--no-*` option takes a false value; `=1`
+  would leave byte-compiling on): installs skip byte-compiling; modules compile when imported.
+
+The image's Python is built once per interpreter per process, as an image is built once and not per build:
+`venv` with its pip (ensurepip byte-compiles pip, about 3 s of CPU). Each build's environment is then a new
+`venv --without-pip` into which that pip is copied: a separate environment with nothing from earlier
+builds, in a tenth of the time.
 """
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import shutil
 import subprocess
 import sys
+import tempfile
+import threading
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
@@ -89,12 +98,8 @@ def provision(root: Path, runtime_versions: dict[str, str]) -> BuildImage:
     python_request = requested.pop("python", "")
     interpreter, note = find_python(python_request)
     venv = root / "python"
-    created = subprocess.run(
-        [interpreter, "-m", "venv", str(venv)], capture_output=True, text=True, timeout=VENV_TIMEOUT_S, check=False
-    )
-    if created.returncode != 0:
-        raise ImageError(f"could not create a Python environment with {interpreter}: {created.stderr.strip()[-500:]}")
-    used = _version([str(venv / "bin" / "python"), "--version"])
+    new_python_environment(interpreter, venv)
+    used = _version((interpreter, "--version"))  # the venv's python is a link to it
     runtimes.append(Runtime("python", python_request or "(not requested)", used, interpreter, note))
     node = shutil.which("node", path=os.pathsep.join(SYSTEM_PATH)) or shutil.which("node")
     node_request = requested.pop("nodejs", "")
@@ -102,7 +107,7 @@ def provision(root: Path, runtime_versions: dict[str, str]) -> BuildImage:
     (npm_prefix / "bin").mkdir(parents=True, exist_ok=True)
     path = [str(venv / "bin"), str(npm_prefix / "bin")]
     if node:
-        node_version = _version([node, "--version"]).lstrip("v")
+        node_version = _version((node, "--version")).lstrip("v")
         mismatch = bool(node_request) and node_version.split(".")[0] != node_request.split(".")[0]
         runtimes.append(
             Runtime(
@@ -125,11 +130,85 @@ def provision(root: Path, runtime_versions: dict[str, str]) -> BuildImage:
             "PATH": os.pathsep.join(dict.fromkeys(path)),
             "VIRTUAL_ENV": str(venv),
             "NPM_CONFIG_PREFIX": str(npm_prefix),
-            "PIP_NO_COMPILE": "1",
+            "PIP_NO_COMPILE": "0",  # pip: "falsy values have to be used" to enable --no-compile
             "PIP_DISABLE_PIP_VERSION_CHECK": "1",
         }
     )
     return BuildImage(root=root, env=env, runtimes=runtimes)
+
+
+def new_python_environment(interpreter: str, venv: Path) -> None:
+    """A new virtual environment of `interpreter` at `venv` holding only pip, as `python -m venv` makes one:
+    a `--without-pip` venv plus the image's pip, its files hard-linked (same timestamps, so its byte-code stays
+    valid; nothing to write, and nothing to free when the build's directory is deleted, which on a disk that
+    discards freed blocks costs about a second per copy). pip replaces or removes files, never rewrites one
+    in place, so a build cannot change the image through a link; on another file system the files are copied."""
+    seed = _image_python(interpreter)
+    _venv(interpreter, venv, "--without-pip")
+    site = _site_packages(venv)
+    for entry in _site_packages(seed).iterdir():
+        if entry.is_dir():
+            shutil.copytree(entry, site / entry.name, symlinks=True, copy_function=_link_or_copy)
+        else:
+            _link_or_copy(str(entry), str(site / entry.name))
+    shebang = f"#!{seed / 'bin'}/"
+    for script in sorted((seed / "bin").iterdir()):
+        target = venv / "bin" / script.name
+        if target.exists() or target.is_symlink() or not script.is_file():
+            continue  # the venv's own python links and activate scripts
+        first, rest = script.read_text().split("\n", 1)
+        if not first.startswith(shebang):
+            raise ImageError(f"{script}: expected an entry point starting {shebang!r}, found {first[:120]!r}")
+        target.write_text(_shebang(venv / "bin" / first[len(shebang) :]) + rest)
+        shutil.copymode(script, target)
+
+
+def _link_or_copy(source: str, target: str) -> None:
+    try:
+        os.link(source, target)
+    except OSError:  # another file system, or one without hard links
+        shutil.copy2(source, target)
+
+
+def _shebang(executable: Path) -> str:
+    """The first line(s) of an entry point run by `executable`, as pip writes them: past the kernel's limit on
+    a `#!` line (127 bytes), a `/bin/sh` line that execs the interpreter."""
+    if len(f"#!{executable}") <= 127:
+        return f"#!{executable}\n"
+    return f"#!/bin/sh\n'''exec' \"{executable}\" \"$0\" \"$@\"\n' '''\n"
+
+
+_IMAGE_PYTHONS: dict[str, Path] = {}
+_IMAGE_LOCK = threading.Lock()
+
+
+def _image_python(interpreter: str) -> Path:
+    """The venv (with pip) every build of `interpreter` starts from: made once per process, never handed to a
+    build itself, removed when the process ends."""
+    with _IMAGE_LOCK:
+        if interpreter not in _IMAGE_PYTHONS:
+            home = Path(tempfile.mkdtemp(prefix="rehearsal-image-python-"))
+            atexit.register(shutil.rmtree, home, ignore_errors=True)
+            _venv(interpreter, home / "python")
+            _IMAGE_PYTHONS[interpreter] = home / "python"
+        return _IMAGE_PYTHONS[interpreter]
+
+
+def _venv(interpreter: str, venv: Path, *options: str) -> None:
+    created = subprocess.run(
+        [interpreter, "-m", "venv", *options, str(venv)],
+        capture_output=True,
+        text=True,
+        timeout=VENV_TIMEOUT_S,
+        check=False,
+    )
+    if created.returncode != 0:
+        raise ImageError(f"could not create a Python environment with {interpreter}: {created.stderr.strip()[-500:]}")
+
+
+def _site_packages(venv: Path) -> Path:
+    (site,) = venv.glob("lib/python*/site-packages")
+    return site
 
 
 @cache
@@ -138,7 +217,7 @@ def find_python(version: str) -> tuple[str, str]:
     base = getattr(sys, "_base_executable", sys.executable)
     if not version:
         return base, ""
-    if _version([base, "--version"]).startswith(version + "."):
+    if _version((base, "--version")).startswith(version + "."):
         return base, ""
     pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
     candidates = sorted(pyenv_root.glob(f"{version}.*/bin/python{version}"), key=_numeric, reverse=True)
@@ -146,7 +225,7 @@ def find_python(version: str) -> tuple[str, str]:
     for candidate in [*map(str, candidates), *([system] if system else [])]:
         if os.access(candidate, os.X_OK) and _has_venv(candidate):
             return candidate, ""
-    used = _version([base, "--version"])
+    used = _version((base, "--version"))
     return base, f"no Python {version} on this host: {used} used"
 
 
@@ -159,6 +238,7 @@ def _has_venv(interpreter: str) -> bool:
     return probe.returncode == 0
 
 
-def _version(command: list[str]) -> str:
+@cache
+def _version(command: tuple[str, ...]) -> str:
     completed = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
     return (completed.stdout or completed.stderr).strip().removeprefix("Python ").strip()

@@ -36,7 +36,8 @@ import yaml  # type: ignore[import-untyped]  # PyYAML ships no type hints and ty
 PHASES = ("install", "pre_build", "build", "post_build")
 _ENDS_BUILD_ON_FAILURE = {"install", "pre_build"}
 _NOT_EMULATED_KEYS = ("run-as", "proxy", "batch", "cache")
-POLL_S = 0.05
+POLL_S = 0.05  # how often a long command's exit status is looked for
+FIRST_POLL_S = 0.001
 
 
 class BuildspecError(ValueError):
@@ -174,6 +175,7 @@ class _Shell:
         self.count += 1
         self.process.stdin.write(f'{{\n{command}\n}} </dev/null\nprintf "%s\\n" "$?" >> "{self.status}"\n')
         self.process.stdin.flush()
+        pause = FIRST_POLL_S  # most commands end within milliseconds: look again soon, then less often
         while True:
             lines = self.status.read_text().splitlines()
             if len(lines) >= self.count:
@@ -183,7 +185,8 @@ class _Shell:
             if time.monotonic() > deadline:
                 self.kill()
                 raise TimeoutError
-            time.sleep(POLL_S)
+            time.sleep(pause)
+            pause = min(pause * 2, POLL_S)
 
     def kill(self) -> None:
         if self.process.poll() is None:

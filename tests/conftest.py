@@ -2,9 +2,12 @@
 
 The unit tests are one work unit and the rehearsal tests another: each builds expensive session fixtures
 (the unit tests' in-process synth of the whole app; the rehearsal's CLI synth, emulator and bootstrap)
-that a second worker would build again. Every other test (tests/runtime) is a work unit of its own, handed
-to whichever worker is free. (`--dist loadgroup` with `xdist_group` marks would say the same, but
-pytest-xdist 3.8 cannot rename node ids under pytest 9, so its groups are silently ignored.)
+that a second worker would build again. The rehearsal modules that use none of those fixtures
+(`STANDALONE_MODULES`; tests/rehearsal/test_work_units.py checks that they do not) are a work unit each, so
+the worker with the unit tests takes them while the other runs the rehearsal. Every other test
+(tests/runtime) is a work unit of its own, handed to whichever worker is free. (`--dist loadgroup` with
+`xdist_group` marks would say the same, but pytest-xdist 3.8 cannot rename node ids under pytest 9, so its
+groups are silently ignored.)
 """
 
 from __future__ import annotations
@@ -14,6 +17,19 @@ from typing import Any
 import pytest
 
 SHARED_FIXTURE_DIRECTORIES = ("tests/unit/", "tests/rehearsal/")
+STANDALONE_MODULES = (
+    "tests/rehearsal/test_build_image.py",
+    "tests/rehearsal/test_executor_units.py",
+    "tests/rehearsal/test_harness_units.py",
+)
+
+
+def work_unit(nodeid: str) -> str:
+    """The scope a test is scheduled with: its directory's, its module's, or its own."""
+    module = nodeid.split("::", 1)[0]
+    if module in STANDALONE_MODULES:
+        return module
+    return next((d for d in SHARED_FIXTURE_DIRECTORIES if nodeid.startswith(d)), nodeid)
 
 
 @pytest.hookimpl(optionalhook=True)  # a hook of pytest-xdist; absent without it
@@ -24,6 +40,6 @@ def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
 
     class DirectoryScopes(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            return next((d for d in SHARED_FIXTURE_DIRECTORIES if nodeid.startswith(d)), nodeid)
+            return work_unit(nodeid)
 
     return DirectoryScopes(config, log)

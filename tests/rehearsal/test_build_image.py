@@ -1,0 +1,87 @@
+"""The build image (rehearsal/build_image.py): each build a new Python environment with pip and nothing else.
+
+The image's pip is made once per process and linked into each build's venv; these tests show that a build
+still starts from a clean environment, cannot change the image for later builds, and that pip installs
+skip byte-compiling as the image's environment says. Packages are local wheels: no package index is used.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from rehearsal import build_image
+
+
+def _wheel(directory: Path, name: str = "rehearsalprobe") -> Path:
+    """A minimal pure-Python wheel of one module `name` (pip installs it with --no-index)."""
+    files = {
+        f"{name}/__init__.py": b"VALUE = 42\n",
+        f"{name}-1.0.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n".encode(),
+        f"{name}-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = "".join(
+        f"{path},sha256={base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},{len(data)}\n"
+        for path, data in files.items()
+    )
+    wheel = directory / f"{name}-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(wheel, "w") as archive:
+        for path, data in files.items():
+            archive.writestr(path, data)
+        archive.writestr(f"{name}-1.0.dist-info/RECORD", record + f"{name}-1.0.dist-info/RECORD,,\n")
+    return wheel
+
+
+def _run(image: build_image.BuildImage, *command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(list(command), env=image.env, capture_output=True, text=True, timeout=120, check=False)
+
+
+def _site(image: build_image.BuildImage) -> Path:
+    (site,) = (image.root / "python").glob("lib/python*/site-packages")
+    return site
+
+
+def test_each_build_has_its_own_pip_and_nothing_an_earlier_build_installed(tmp_path: Path) -> None:
+    wheel = _wheel(tmp_path)
+    first = build_image.provision(tmp_path / "first", {})
+    installed = _run(first, "pip", "install", "--no-index", "--no-deps", str(wheel))
+    assert installed.returncode == 0, installed.stderr
+    assert _run(first, "python3", "-c", "import rehearsalprobe").returncode == 0
+    removed = _run(first, "python3", "-m", "pip", "uninstall", "-y", "pip")  # a build may do anything to its own
+    assert removed.returncode == 0, removed.stderr
+
+    second = build_image.provision(tmp_path / "second", {})
+    probe = _run(second, "python3", "-c", "import rehearsalprobe")
+    assert probe.returncode != 0 and "No module named 'rehearsalprobe'" in probe.stderr
+    version = _run(second, "pip", "--version")  # the entry point, with this venv's interpreter
+    assert version.returncode == 0 and str(_site(second) / "pip") in version.stdout, version.stdout + version.stderr
+    assert _run(second, "python3", "-c", "import sys; print(sys.prefix)").stdout.strip() == str(second.root / "python")
+
+
+def test_pip_installs_in_a_build_skip_byte_compiling(tmp_path: Path) -> None:
+    image = build_image.provision(tmp_path / "build", {})
+    installed = _run(image, "python3", "-m", "pip", "install", "--no-index", "--no-deps", str(_wheel(tmp_path)))
+    assert installed.returncode == 0, installed.stderr
+    compiled = sorted(p.name for p in (_site(image) / "rehearsalprobe").rglob("*.pyc"))
+    assert compiled == [], (
+        f"pip byte-compiled the install (PIP_NO_COMPILE={image.env.get('PIP_NO_COMPILE')}): {compiled}"
+    )
+
+
+def test_a_build_directory_past_the_shebang_limit_still_runs_pip(tmp_path: Path) -> None:
+    root = tmp_path / ("deep" * 30)  # the venv's interpreter path is longer than a #! line may be
+    image = build_image.provision(root, {})
+    assert len(f"#!{root}/python/bin/python") > 127
+    version = _run(image, "pip", "--version")
+    assert version.returncode == 0, version.stderr
+    assert (root / "python" / "bin" / "pip").read_text().startswith("#!/bin/sh\n")
+
+
+def test_an_image_python_that_cannot_make_a_venv_says_so(tmp_path: Path) -> None:
+    with pytest.raises(build_image.ImageError, match="could not create a Python environment with /bin/false"):
+        build_image.new_python_environment("/bin/false", tmp_path / "python")
