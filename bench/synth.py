@@ -146,7 +146,7 @@ JS_PARTS = (
     ("idle: waiting for Python", "readLine", "lib/program.js"),
 )
 
-PROFILED_RUN = """
+PROFILER = """
 import json, os, sys, time
 from collections import Counter
 sys.path.insert(0, os.getcwd())
@@ -222,6 +222,10 @@ def wrap(owner, name, label):
         return timed(text, original, self, *args, **kwargs)
     setattr(owner, name, wrapped)
 
+"""
+PROFILED_RUN = (
+    PROFILER
+    + """
 def imports():
     import pipeline_app
     from pipeline import stage
@@ -255,6 +259,17 @@ pipeline_app.main()  # exactly what `cdk synth` runs
 print(json.dumps({"spans": spans, "python": time.thread_time(), "node": per_process(), "calls": calls[0],
                   "kinds": kinds.most_common(), "kind_cpu": kind_cpu}))
 """
+)
+
+
+PROFILED_EMPTY = (
+    PROFILER
+    + EMPTY_APP
+    + """
+print(json.dumps({"spans": [], "python": time.thread_time(), "node": per_process(), "calls": calls[0],
+                  "kinds": kinds.most_common(), "kind_cpu": kind_cpu}))
+"""
+)
 
 
 def _node_profile_wrapper(directory: Path) -> Path:
@@ -297,9 +312,9 @@ def _js_inclusive(profile: dict[str, Any]) -> tuple[float, dict[str, float]]:
     return total, {JS_PARTS[part][0]: micro / 1e6 for part, micro in inclusive.items()}
 
 
-def _profiled(env: dict[str, str]) -> dict[str, Any]:
+def _profiled(env: dict[str, str], program: str = PROFILED_RUN) -> dict[str, Any]:
     result = subprocess.run(
-        [sys.executable, "-c", PROFILED_RUN], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+        [sys.executable, "-c", program], cwd=ROOT, env=env, capture_output=True, text=True, check=False
     )
     if result.returncode:
         raise SystemExit(f"profiled synth failed: {result.stderr}")
@@ -311,6 +326,7 @@ def bench_breakdown(top_requests: int = 12) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         report = _profiled(_cli_environment(str(directory / "cdk.out")))
+        floor = _profiled(_cli_environment(str(directory / "empty.out")), PROFILED_EMPTY)
         env = {**_cli_environment(str(directory / "cdk.js")), "JSII_NODE": str(_node_profile_wrapper(directory))}
         _profiled(env)
         profiles = sorted(directory.glob("*.cpuprofile"), key=lambda path: path.stat().st_size)
@@ -322,6 +338,12 @@ def bench_breakdown(top_requests: int = 12) -> None:
         f"   CPU: Python {report['python']:.2f} s + node {node:.2f} s (jsii kernel {sum(kernel):.2f} s, "
         f"its stdin/stdout relay jsii-runtime.js {relay:.2f} s) = {report['python'] + node:.2f} s; "
         f"{report['calls']} jsii round trips"
+    )
+    floor_relay, *floor_kernel = floor["node"]
+    floor_total = floor["python"] + floor_relay + sum(floor_kernel)
+    print(
+        f"   floor (empty app, same way): Python {floor['python']:.2f} s + jsii kernel {sum(floor_kernel):.2f} s + "
+        f"relay {floor_relay:.2f} s = {floor_total:.2f} s; {floor['calls']} jsii round trips"
     )
     print(
         f"   {'span (nested spans are included in their parent)':<62} {'Python':>7} {'node':>6} {'sum':>6} {'calls':>6}"
