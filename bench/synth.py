@@ -3,17 +3,21 @@
     .venv/bin/python -m bench.synth [--rounds 7] [--compare ../main] [--no-breakdown] [--suite]
 
 1. Ratio. Each sample is a fresh `python` process with the environment and context the CDK CLI gives an
-   app under `cdk synth` (CDK_OUTDIR, CDK_CONTEXT_JSON with path/asset metadata and version reporting).
+   app under `cdk synth` (CDK_OUTDIR, CDK_CONTEXT_JSON with path/asset metadata, version reporting and
+   failSynthOnValidationErrors=false, as CLI 2.1148 passes them).
    The floor is an empty app run the same way: `App(builtin_cloud_formation_validation=False)` with the
    feature flags of cdk.json and one empty `Stack`, as the full app runs (cfn-lint is the template gate).
    Rounds alternate the order (empty-full, full-empty, ...) so drift on a shared machine hits both
-   sides alike; each round gives one ratio, and the figure is the median ratio with its spread. Wall
-   time is the target; CPU time (user + system of the process and its jsii node child) is printed too,
-   as it does not count the time spent waiting for a CPU.
-2. Breakdown (one instrumented process; instrumentation inflates, read the shares): wall time of each
-   phase and each stack's construction and stage synthesis, jsii round-trips per phase, and the node
-   side's CPU profile attributed to the nag packs, the product stack and its version history, tree.json,
-   template serialization, asset staging, module loading and waiting for Python.
+   sides alike; each round gives one ratio, and the figure is the median ratio with its spread. On a
+   shared machine read the CPU ratio (user + system of the process and its jsii node children): wall
+   time also counts the time spent waiting for a CPU.
+2. Breakdown (instrumented processes, Linux): the whole run's CPU split into Python, the jsii kernel and
+   jsii's stdin/stdout relay process; then per span (imports, each stack's and PaymentService's
+   construction, the launch role, each stage's synthesis by CDK Pipelines, app.synth) the Python CPU, the
+   node CPU (exact, from /proc/<pid>/task/*/schedstat of both node processes) and the jsii round trips;
+   the node CPU of each kind of jsii request; and, from a second run under `node --cpu-prof`, the kernel's
+   sampled profile attributed to the nag packs, the product stack and its version history, tree.json,
+   template serialization, asset staging and module loading.
 """
 
 from __future__ import annotations
@@ -32,12 +36,14 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET_RATIO = 4.0
-# What `cdk synth` (CLI 2.1148) passes an app besides cdk.json's context.
+# What `cdk synth` (CLI 2.1148) passes an app besides cdk.json's context (read from a CLI run's environment).
 CLI_CONTEXT = {
     "aws:cdk:enable-path-metadata": True,
     "aws:cdk:enable-asset-metadata": True,
     "aws:cdk:version-reporting": True,
     "aws:cdk:bundling-stacks": ["**"],
+    # The CLI reads the validation report and fails the command itself.
+    "@aws-cdk/core:failSynthOnValidationErrors": False,
 }
 EMPTY_APP = """
 import json, sys
@@ -140,36 +146,74 @@ JS_PARTS = (
     ("idle: waiting for Python", "readLine", "lib/program.js"),
 )
 
-PROFILED_RUN = """
+PROFILER = """
 import json, os, sys, time
 from collections import Counter
 sys.path.insert(0, os.getcwd())
 from jsii._kernel.providers import process as jsii_process
 
-phase = ["start jsii, import aws_cdk"]
-calls, call_time = Counter(), Counter()
+# CPU of the jsii node processes (the relay jsii-runtime.js and the kernel it spawns, every thread), exact
+# to the nanosecond from the scheduler, so a span's node CPU is what it made node compute.
+node_pids = []
+def node_cpu():
+    total = 0
+    for pid in node_pids:
+        try:
+            for tid in os.listdir(f"/proc/{pid}/task"):
+                with open(f"/proc/{pid}/task/{tid}/schedstat") as stat:
+                    total += int(stat.read().split()[0])
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+    return total / 1e9
+def main_threads_cpu():  # cheap enough for every request: the two node processes' main threads only
+    total = 0
+    for pid in node_pids:
+        with open(f"/proc/{pid}/schedstat") as stat:
+            total += int(stat.read().split()[0])
+    return total / 1e9
+def per_process():
+    result = []
+    for pid in node_pids:
+        total = 0
+        for tid in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{tid}/schedstat") as stat:
+                total += int(stat.read().split()[0])
+        result.append(total / 1e9)
+    return result
+
+calls = [0]
+kinds, kind_cpu = Counter(), Counter()
 _send = jsii_process._NodeProcess.send
 def send(self, request, response_type):
-    started = time.perf_counter()
+    if not node_pids:
+        relay = self._process.pid
+        with open(f"/proc/{relay}/task/{relay}/children") as children:
+            node_pids.extend([relay, *(int(pid) for pid in children.read().split())])
+    calls[0] += 1
+    kind = type(request).__name__.replace("Request", "")
+    member = getattr(request, "fqn", None) or ""
+    member = member + "." + (getattr(request, "method", None) or getattr(request, "property", None) or "")
+    kind = f"{kind} {member.strip('.')}"
+    started = main_threads_cpu()
     try:
         return _send(self, request, response_type)
     finally:
-        calls[phase[0]] += 1
-        call_time[phase[0]] += time.perf_counter() - started
+        kinds[kind] += 1
+        kind_cpu[kind] += main_threads_cpu() - started
 jsii_process._NodeProcess.send = send
 
-spans = []  # (depth, label, seconds)
+spans = []  # (depth, label, Python CPU, node CPU, jsii calls)
 depth = [0]
 def timed(label, function, *args, **kwargs):
     index = len(spans)
     spans.append(None)
     depth[0] += 1
-    started = time.perf_counter()
+    python, node, count = time.thread_time(), node_cpu(), calls[0]
     try:
         return function(*args, **kwargs)
     finally:
         depth[0] -= 1
-        spans[index] = (depth[0], label, time.perf_counter() - started)
+        spans[index] = (depth[0], label, time.thread_time() - python, node_cpu() - node, calls[0] - count)
 
 def wrap(owner, name, label):
     original = getattr(owner, name)
@@ -178,39 +222,54 @@ def wrap(owner, name, label):
         return timed(text, original, self, *args, **kwargs)
     setattr(owner, name, wrapped)
 
-started = time.perf_counter()
-import aws_cdk
-timed_import = time.perf_counter() - started
-phase[0] = "import the app (product, pipeline, cdk_nag)"
-t = time.perf_counter()
-import pipeline_app
+"""
+PROFILED_RUN = (
+    PROFILER
+    + """
+def imports():
+    import pipeline_app
+    from pipeline import stage
+    return pipeline_app
+timed("start jsii, import aws_cdk (node loads aws-cdk-lib)", __import__, "aws_cdk")
+pipeline_app = timed("import the app (product, pipeline, cdk_nag)", imports)
 from aws_cdk import App, pipelines
 from pipeline import pipeline_stack, stage
-from product import payment_stack, compliance
-from product.catalog import catalog_stack, product_stack
-import_app = time.perf_counter() - t
+from product import payment_stack, payment_service, compliance
+from product.catalog import product_stack, launch_role, boundary
 
 wrap(stage.PaymentStage, "__init__", lambda self, scope, name, **_: f"stage {name}: PaymentStack construction")
 wrap(stage.CatalogStage, "__init__", "stage catalog: catalog stack construction")
 wrap(product_stack.PaymentProductStack, "__init__", "product stack (PaymentProductStack) construction")
+wrap(launch_role.ProductLaunchRole, "__init__", "launch role (walks the product stack)")
+wrap(boundary.ProductPermissionsBoundary, "__init__", "permissions boundary (walks the product stack)")
+wrap(payment_service.PaymentService, "__init__", "PaymentService")
 wrap(pipelines.CodePipeline, "add_stage", lambda self, stage, **_: f"stage {stage.node.id}: synth by CDK Pipelines")
 wrap(pipelines.CodePipeline, "build_pipeline", "CodePipeline.build_pipeline")
 wrap(payment_stack.PaymentStack, "__init__", lambda self, scope, construct_id, **_: f"{construct_id} construction")
 wrap(pipeline_stack.PaymentPipelineStack, "__init__", "PaymentPipeline stack construction (holds the stages)")
+_acknowledge = pipeline_stack.acknowledge_pipeline_findings
+pipeline_stack.acknowledge_pipeline_findings = lambda *a, **k: timed("pipeline acknowledgments", _acknowledge, *a, **k)
 pipeline_app.add_nag_gate = lambda scope: timed("nag gate: add both packs", compliance.add_nag_gate, scope)
-
-phase[0] = "construct every stack"
 _build_app = pipeline_app.build_app
 pipeline_app.build_app = lambda *args, **kwargs: timed("build_app (all construction)", _build_app, *args, **kwargs)
 _synth = App.synth
-def synth(self, *args, **kwargs):
-    phase[0] = "app.synth (nag, templates, assets, tree.json)"
-    return timed("app.synth (pipeline and dev stacks, nag over all, tree.json)", _synth, self, *args, **kwargs)
-App.synth = synth
+SYNTH = "app.synth (nag over all, pipeline + dev templates, tree.json)"
+App.synth = lambda self, *a, **k: timed(SYNTH, _synth, self, *a, **k)
 pipeline_app.main()  # exactly what `cdk synth` runs
-print(json.dumps({"import_cdk": timed_import, "import_app": import_app, "spans": spans,
-                  "calls": calls, "call_time": call_time}))
+print(json.dumps({"spans": spans, "python": time.thread_time(), "node": per_process(), "calls": calls[0],
+                  "kinds": kinds.most_common(), "kind_cpu": kind_cpu}))
 """
+)
+
+
+PROFILED_EMPTY = (
+    PROFILER
+    + EMPTY_APP
+    + """
+print(json.dumps({"spans": [], "python": time.thread_time(), "node": per_process(), "calls": calls[0],
+                  "kinds": kinds.most_common(), "kind_cpu": kind_cpu}))
+"""
+)
 
 
 def _node_profile_wrapper(directory: Path) -> Path:
@@ -253,32 +312,57 @@ def _js_inclusive(profile: dict[str, Any]) -> tuple[float, dict[str, float]]:
     return total, {JS_PARTS[part][0]: micro / 1e6 for part, micro in inclusive.items()}
 
 
-def bench_breakdown() -> None:
+def _profiled(env: dict[str, str], program: str = PROFILED_RUN) -> dict[str, Any]:
+    result = subprocess.run(
+        [sys.executable, "-c", program], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+    )
+    if result.returncode:
+        raise SystemExit(f"profiled synth failed: {result.stderr}")
+    report: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return report
+
+
+def bench_breakdown(top_requests: int = 12) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
-        env = {**_cli_environment(str(directory / "cdk.out")), "JSII_NODE": str(_node_profile_wrapper(directory))}
-        started = time.perf_counter()
-        result = subprocess.run(
-            [sys.executable, "-c", PROFILED_RUN], cwd=ROOT, env=env, capture_output=True, text=True, check=False
-        )
-        wall = time.perf_counter() - started
-        if result.returncode:
-            raise SystemExit(f"profiled synth failed: {result.stderr}")
-        report = json.loads(result.stdout.strip().splitlines()[-1])
+        report = _profiled(_cli_environment(str(directory / "cdk.out")))
+        floor = _profiled(_cli_environment(str(directory / "empty.out")), PROFILED_EMPTY)
+        env = {**_cli_environment(str(directory / "cdk.js")), "JSII_NODE": str(_node_profile_wrapper(directory))}
+        _profiled(env)
         profiles = sorted(directory.glob("*.cpuprofile"), key=lambda path: path.stat().st_size)
         js_total, js_parts = _js_inclusive(json.loads(profiles[-1].read_text())) if profiles else (0.0, {})
-    print(f"2. Where the full app's synth goes (one instrumented process, {wall:.2f} s wall; load {_load()})")
-    print(f"   {'start jsii + import aws_cdk':<66} {report['import_cdk']:6.2f} s")
-    print(f"   {'import the app (product, pipeline, cdk_nag)':<66} {report['import_app']:6.2f} s")
-    for depth, label, seconds in report["spans"]:
-        print(f"   {'  ' * depth}{label:<{66 - 2 * depth}} {seconds:6.2f} s")
-    print("   jsii round-trips (Python -> node requests, callbacks included) per phase:")
-    for name, count in report["calls"].items():
-        print(f"     {name:<64} {count:6d} calls {report['call_time'][name]:6.2f} s")
+    relay, *kernel = report["node"]
+    node = relay + sum(kernel)
+    print(f"2. Where the full app's CPU goes (one instrumented process; load {_load()})")
+    print(
+        f"   CPU: Python {report['python']:.2f} s + node {node:.2f} s (jsii kernel {sum(kernel):.2f} s, "
+        f"its stdin/stdout relay jsii-runtime.js {relay:.2f} s) = {report['python'] + node:.2f} s; "
+        f"{report['calls']} jsii round trips"
+    )
+    floor_relay, *floor_kernel = floor["node"]
+    floor_total = floor["python"] + floor_relay + sum(floor_kernel)
+    print(
+        f"   floor (empty app, same way): Python {floor['python']:.2f} s + jsii kernel {sum(floor_kernel):.2f} s + "
+        f"relay {floor_relay:.2f} s = {floor_total:.2f} s; {floor['calls']} jsii round trips"
+    )
+    print(
+        f"   {'span (nested spans are included in their parent)':<62} {'Python':>7} {'node':>6} {'sum':>6} {'calls':>6}"
+    )
+    for depth, label, python, node_seconds, count in report["spans"]:
+        print(
+            f"   {'  ' * depth}{label:<{62 - 2 * depth}} {python:6.2f}s {node_seconds:5.2f}s "
+            f"{python + node_seconds:5.2f}s {count:6d}"
+        )
+    print(f"   node CPU by jsii request (top {top_requests}; count, CPU of the node main threads):")
+    for kind, count in sorted(report["kinds"], key=lambda item: -report["kind_cpu"][item[0]])[:top_requests]:
+        print(f"     {kind[:70]:<70} {count:5d} {report['kind_cpu'][kind]:6.2f} s")
     if not js_parts:
         print("   (no node CPU profile was written)")
         return
-    print(f"   node (jsii runtime) CPU profile: {js_total:.2f} s sampled; inclusive time, parts overlap:")
+    print(
+        f"   node kernel CPU profile (a second run; sampled, so it counts time waiting for a CPU and for Python): "
+        f"{js_total:.2f} s; inclusive, parts overlap:"
+    )
     for label, _, _ in JS_PARTS:
         seconds = js_parts.get(label, 0.0)
         print(f"     {label:<50} {seconds:6.2f} s {100 * seconds / js_total:5.1f}%")

@@ -240,10 +240,11 @@ class _DeclaredActions:
 
     def __init__(self, pipeline: pipelines.CodePipeline) -> None:
         stack = Stack.of(pipeline)
+        # Only roles and projects are looked up: two jsii round trips (logical id, scope) per resource.
         self._constructs = {
             stack.get_logical_id(element): element.node.scope
             for element in pipeline.node.find_all()
-            if isinstance(element, CfnResource)
+            if isinstance(element, iam.CfnRole | codebuild.CfnProject)
         }
         declaration = pipeline.pipeline.node.default_child
         assert isinstance(declaration, codepipeline.CfnPipeline), f"{pipeline.node.path} declares no CfnPipeline"
@@ -271,7 +272,7 @@ class _DeclaredActions:
 
     def _construct(self, logical_id: str) -> IConstruct:
         construct = self._constructs.get(logical_id)
-        assert construct is not None, f"the pipeline declares {logical_id}, which is not one of its resources"
+        assert construct is not None, f"the pipeline declares {logical_id}, which is not one of its roles or projects"
         return construct
 
 

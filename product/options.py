@@ -91,22 +91,21 @@ class DeploymentOptions:
     def __post_init__(self) -> None:
         # Stage names are legitimate here (the stages and the direct stack are named after them); the catalog's
         # launch parameter forbids them (product.name_suffix).
-        problem = (
-            None if Token.is_unresolved(self.name_suffix) else suffix_problem(self.name_suffix, catalog_launch=False)
-        )
-        if problem:
+        # The pure-Python checks come first: Token.is_unresolved is a jsii round trip, asked only when needed.
+        problem = suffix_problem(self.name_suffix, catalog_launch=False)
+        if problem and not Token.is_unresolved(self.name_suffix):
             raise ConfigurationError(
                 f"{problem} (the direct stack takes its suffix from context 'environmentSuffix' or ENVIRONMENT_SUFFIX)"
             )
         if len(self.availability_zones) != 2 or not all(
-            Token.is_unresolved(az) or _AZ.match(az) for az in self.availability_zones
+            _AZ.match(az) or Token.is_unresolved(az) for az in self.availability_zones
         ):
             raise ConfigurationError(
                 f"availability_zones={list(self.availability_zones)!r} must name exactly two zones such as "
                 "['us-east-1a', 'us-east-1b']; set them in cdk.json context 'availabilityZones'"
             )
         email = self.notification_email
-        if email is not None and not Token.is_unresolved(email) and not _EMAIL.match(email):
+        if email is not None and not _EMAIL.match(email) and not Token.is_unresolved(email):
             raise ConfigurationError(
                 f"notification e-mail {self.notification_email!r} is not an e-mail address; set context "
                 "'notificationEmail' to an address or remove it"

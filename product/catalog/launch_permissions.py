@@ -64,8 +64,21 @@ NOT_GRANTED = {
 
 
 def product_resource_types(scope: Construct) -> set[str]:
-    """Every CloudFormation resource type under `scope` (the product stack)."""
-    return {c.cfn_resource_type for c in scope.node.find_all() if isinstance(c, CfnResource)}
+    """Every CloudFormation resource type under `scope` (the product stack).
+
+    An L1 class carries its type (`CFN_RESOURCE_TYPE_NAME`), read once per class rather than once per
+    resource (each read is a jsii round trip); a plain `CfnResource` (custom resources) is asked itself.
+    """
+    class_types: dict[type, str | None] = {}
+    types: set[str] = set()
+    for construct in scope.node.find_all():
+        if not isinstance(construct, CfnResource):
+            continue
+        kind = type(construct)
+        if kind not in class_types:
+            class_types[kind] = getattr(kind, "CFN_RESOURCE_TYPE_NAME", None)
+        types.add(class_types[kind] or construct.cfn_resource_type)
+    return types
 
 
 def service_of(resource_type: str) -> str:

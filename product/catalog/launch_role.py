@@ -106,11 +106,14 @@ def deployed(value: Any) -> Any:
 
 def trusted_services(product: Construct) -> list[str]:
     """Service principals the product's roles trust: where the launch role may pass them."""
-    services: set[str] = set()
+    trust_policies = []
     for role in (c for c in product.node.find_all() if isinstance(c, iam.Role)):
         assert role.assume_role_policy is not None, f"{role.node.path}: a role always has a trust policy"
-        document = json.dumps(Stack.of(role).resolve(role.assume_role_policy.to_json()))
-        for statement in json.loads(document)["Statement"]:
+        trust_policies.append(role.assume_role_policy.to_json())
+    services: set[str] = set()
+    # One resolve for all trust policies: a jsii round trip costs more than resolving one more document.
+    for document in json.loads(json.dumps(Stack.of(product).resolve(trust_policies))):
+        for statement in document["Statement"]:
             service = statement.get("Principal", {}).get("Service", [])
             services.update([service] if isinstance(service, str) else service)
     return sorted(services)
@@ -158,7 +161,26 @@ def _grant(
     sid: str, actions: list[str], resources: list[str], findings: tuple[tuple[str, str], ...] = (), **kwargs: Any
 ) -> _Grant:
     statement = iam.PolicyStatement(sid=sid, actions=actions, resources=resources, **kwargs)
-    return _Grant(statement, 0, findings)  # sized by ProductLaunchRole, which resolves the tokens
+    return _Grant(statement, 0, findings)  # sized by _sized, which resolves the tokens
+
+
+def _sized(stack: Stack, grants: list[_Grant]) -> list[_Grant]:
+    """The grants with their statements' deployed sizes (plus a separator each).
+
+    One resolve of a throwaway document of every statement, not two jsii round trips per statement
+    (`to_statement_json`, `resolve`); `minimize=False` renders each statement as `to_statement_json` does,
+    unmerged and in order.
+    """
+    document = iam.PolicyDocument(statements=[g.statement for g in grants], minimize=False)
+    statements = stack.resolve(document)["Statement"]
+    if len(statements) != len(grants):  # CDK renders two identical statements once
+        raise ConfigurationError(
+            f"{len(grants)} launch role statements render as {len(statements)}: two are identical; merge them"
+        )
+    return [
+        replace(grant, size=len(json.dumps(deployed(statement), separators=(",", ":"))) + 1)
+        for grant, statement in zip(grants, statements, strict=True)
+    ]
 
 
 def _pack(grants: list[_Grant]) -> list[list[_Grant]]:
@@ -197,16 +219,7 @@ class ProductLaunchRole(Construct):
             _grant("NoChangesToItself", list(SELF_PROTECTED_ACTIONS), [self.role.role_arn], effect=iam.Effect.DENY)
         )
         grants.append(self._not_the_stages())
-        stack = Stack.of(self)
-        sized = [
-            replace(
-                g,
-                size=len(json.dumps(deployed(stack.resolve(g.statement.to_statement_json())), separators=(",", ":")))
-                + 1,
-            )
-            for g in grants
-        ]
-        chunks = _pack(sized)
+        chunks = _pack(_sized(Stack.of(self), grants))
         if len(chunks) > ROLE_POLICY_QUOTA:
             raise ConfigurationError(
                 f"the launch role needs {len(chunks)} managed policies, more than IAM's default quota of "
