@@ -59,7 +59,7 @@ def _apply_all(recorder: SkipRecorder) -> None:
         _patch_lambda_function,
         _patch_sqs_add_message,
         _patch_route_table_delete,
-        _patch_delete_change_set,
+        _patch_missing_change_set,
         _patch_update_previous_parameters,
     ):
         patch()
@@ -349,19 +349,34 @@ def _patch_route_table_delete() -> None:
     RouteTable.delete_from_cloudformation_json = classmethod(delete_from_cloudformation_json)  # type: ignore[method-assign,assignment]  # moto's model
 
 
-def _patch_delete_change_set() -> None:
+def _patch_missing_change_set() -> None:
+    from moto.cloudformation.exceptions import CloudFormationError  # noqa: PLC0415
     from moto.cloudformation.models import CloudFormationBackend  # noqa: PLC0415
 
-    original = CloudFormationBackend.delete_change_set
+    class ChangeSetNotFoundError(CloudFormationError):
+        code = "ChangeSetNotFoundException"  # the model's shape: error code ChangeSetNotFound, HTTP 404
+
+    original_delete, original_describe = (
+        CloudFormationBackend.delete_change_set,
+        CloudFormationBackend.describe_change_set,
+    )
+
+    def known(backend: Any, change_set_name: str) -> bool:
+        return change_set_name in backend.change_sets or any(
+            change_set.change_set_name == change_set_name for change_set in backend.change_sets.values()
+        )
 
     def delete_change_set(self: Any, change_set_name: str) -> None:
-        known = change_set_name in self.change_sets or any(
-            change_set.change_set_name == change_set_name for change_set in self.change_sets.values()
-        )
-        if known:
-            original(self, change_set_name)
+        if known(self, change_set_name):
+            original_delete(self, change_set_name)
+
+    def describe_change_set(self: Any, change_set_name: str) -> Any:
+        if not known(self, change_set_name):
+            raise ChangeSetNotFoundError(f"ChangeSet [{change_set_name}] does not exist")
+        return original_describe(self, change_set_name)
 
     CloudFormationBackend.delete_change_set = delete_change_set  # type: ignore[method-assign]  # moto's backend
+    CloudFormationBackend.describe_change_set = describe_change_set  # type: ignore[method-assign]  # moto's backend
 
 
 def _patch_update_previous_parameters() -> None:

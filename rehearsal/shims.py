@@ -181,12 +181,15 @@ SHIMS: tuple[Shim, ...] = (
         "as CloudFormation does",
     ),
     Shim(
-        "delete-missing-change-set",
-        "moto.cloudformation.models.CloudFormationBackend.delete_change_set",
-        "fails with UnboundLocalError (a 500) when the change set does not exist; CloudFormation succeeds "
-        "while the stack exists, and the CDK CLI deletes its `cdk-deploy-change-set` before each change-set "
-        "deploy of an existing stack (self-mutation of a deployed pipeline)",
-        "deletes the change set when it exists and otherwise does nothing, as CloudFormation does",
+        "missing-change-set",
+        "moto.cloudformation.models.CloudFormationBackend.delete_change_set, describe_change_set",
+        "DeleteChangeSet of a change set that does not exist fails with UnboundLocalError (a 500), and "
+        "DescribeChangeSet answers ValidationError 'Stack with id ... does not exist'; CloudFormation deletes "
+        "nothing and answers ChangeSetNotFound. Before each change-set deploy of an existing stack (the "
+        "self-mutation of a deployed pipeline) the CDK CLI deletes `cdk-deploy-change-set` and waits until "
+        "DescribeChangeSet says ChangeSetNotFound",
+        "deletes the change set only when it exists, and answers ChangeSetNotFound (HTTP 404) for one that "
+        "does not, as CloudFormation does",
     ),
     Shim(
         "update-previous-default-parameter",

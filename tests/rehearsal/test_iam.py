@@ -308,12 +308,15 @@ def test_operations_are_authorized_under_the_iam_action_aws_uses(emulator: Emula
 
 def test_deleting_a_change_set_that_does_not_exist_succeeds_as_in_cloudformation(emulator: Emulator) -> None:
     """The CDK CLI deletes `cdk-deploy-change-set` before a change-set deploy of an existing stack (the pipeline's
-    self-mutation); moto answered 500 (UnboundLocalError) when there was none (shim delete-missing-change-set)."""
+    self-mutation) and waits for ChangeSetNotFound; moto answered 500 (UnboundLocalError) and ValidationError
+    when there was none (shim missing-change-set)."""
     cloudformation = emulator.client("cloudformation")
     name = f"change-set-test-{uuid.uuid4().hex[:8]}"
     template = {"Resources": {"Topic": {"Type": "AWS::SNS::Topic"}}}
     cloudformation.create_stack(StackName=name, TemplateBody=json.dumps(template))
     cloudformation.delete_change_set(StackName=name, ChangeSetName="cdk-deploy-change-set")  # none: no error
+    with pytest.raises(cloudformation.exceptions.ChangeSetNotFoundException):  # moto: ValidationError
+        cloudformation.describe_change_set(StackName=name, ChangeSetName="cdk-deploy-change-set")
     change_set = cloudformation.create_change_set(
         StackName=name, ChangeSetName="real", TemplateBody=json.dumps(template), ChangeSetType="UPDATE"
     )
