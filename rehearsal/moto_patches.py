@@ -60,7 +60,7 @@ def _apply_all(recorder: SkipRecorder) -> None:
         _patch_sqs_add_message,
         _patch_route_table_delete,
         _patch_missing_change_set,
-        _patch_update_previous_parameters,
+        _patch_previous_parameter_values,
     ):
         patch()
     service_catalog.install()
@@ -379,7 +379,7 @@ def _patch_missing_change_set() -> None:
     CloudFormationBackend.describe_change_set = describe_change_set  # type: ignore[method-assign]  # moto's backend
 
 
-def _patch_update_previous_parameters() -> None:
+def _patch_previous_parameter_values() -> None:
     from moto.cloudformation.models import CloudFormationBackend  # noqa: PLC0415
 
     original = CloudFormationBackend._resolve_update_parameters
@@ -395,6 +395,27 @@ def _patch_update_previous_parameters() -> None:
         return original(self, instance, kept)
 
     CloudFormationBackend._resolve_update_parameters = resolve_update_parameters  # type: ignore[method-assign]  # moto's backend
+    original_change_set = CloudFormationBackend.create_change_set
+
+    def create_change_set(
+        self: Any, stack_name: str, change_set_name: str, template: str, parameters: Any, *args: Any, **kwargs: Any
+    ) -> Any:
+        # moto's CreateChangeSet substitutes UsePreviousValue with the stack's *resolved* value; for an SSM
+        # parameter type (BootstrapVersion) that is the SSM value, which moto then looks up as a parameter name
+        # (AttributeError, a 500). The previous value is what the stack was given: its input, else the default.
+        stack = next((s for s in self.stacks.values() if s.name == stack_name), None)
+        if stack is not None and isinstance(parameters, dict):
+            slots = stack.template_dict.get("Parameters", {}) if isinstance(stack.template_dict, dict) else {}
+            for key in list(parameters):
+                ssm = str(slots.get(key, {}).get("Type", "")).startswith("AWS::SSM::Parameter::")
+                if ssm and parameters[key] == stack.stack_parameters.get(key):
+                    if key in stack.parameters:
+                        parameters[key] = stack.parameters[key]
+                    else:
+                        del parameters[key]
+        return original_change_set(self, stack_name, change_set_name, template, parameters, *args, **kwargs)
+
+    CloudFormationBackend.create_change_set = create_change_set  # type: ignore[method-assign]  # moto's backend
 
 
 def _patch_skipped_resources(recorder: SkipRecorder) -> None:

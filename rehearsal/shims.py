@@ -192,12 +192,14 @@ SHIMS: tuple[Shim, ...] = (
         "does not, as CloudFormation does",
     ),
     Shim(
-        "update-previous-default-parameter",
-        "moto.cloudformation.models.CloudFormationBackend._resolve_update_parameters",
-        "fails with KeyError (a 500) on UpdateStack when a parameter is passed with UsePreviousValue but was never "
-        "given a value (it kept its template default, as `BootstrapVersion` does): the CDK CLI's direct "
-        "update of a deployed stack",
-        "leaves such a parameter out, so its previous value (the template default) applies, as in CloudFormation",
+        "previous-parameter-values",
+        "moto.cloudformation.models.CloudFormationBackend._resolve_update_parameters, create_change_set",
+        "UsePreviousValue, as the CDK CLI passes `BootstrapVersion` when it updates a deployed stack: UpdateStack "
+        "fails with KeyError (a 500) for a parameter that kept its template default, and CreateChangeSet "
+        "substitutes the *resolved* value of an SSM parameter type, which moto then looks up as a parameter "
+        "name (AttributeError, a 500, when self-mutation executes the change set)",
+        "the previous value is what the stack was given, as in CloudFormation: its input value, else the "
+        "template default (the SSM path, resolved again)",
     ),
     Shim(
         "service-catalog",

@@ -326,7 +326,7 @@ def test_deleting_a_change_set_that_does_not_exist_succeeds_as_in_cloudformation
 
 def test_an_update_keeps_a_parameter_that_kept_its_default(emulator: Emulator) -> None:
     """The CDK CLI updates a deployed stack passing BootstrapVersion with UsePreviousValue; moto raised KeyError
-    (a 500) when the parameter had kept its default (shim update-previous-default-parameter)."""
+    (a 500) when the parameter had kept its default (shim previous-parameter-values)."""
     cloudformation = emulator.client("cloudformation")
     name = f"previous-value-test-{uuid.uuid4().hex[:8]}"
     template = {
@@ -341,6 +341,35 @@ def test_an_update_keeps_a_parameter_that_kept_its_default(emulator: Emulator) -
         TemplateBody=json.dumps(template),
         Parameters=[{"ParameterKey": "Version", "UsePreviousValue": True}],
     )
+    (stack,) = cloudformation.describe_stacks(StackName=name)["Stacks"]
+    assert stack["StackStatus"] == "UPDATE_COMPLETE"
+    assert {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]} == {"Version": "21"}
+    cloudformation.delete_stack(StackName=name)
+
+
+def test_a_change_set_keeps_the_previous_value_of_an_ssm_parameter(emulator: Emulator) -> None:
+    """Self-mutation: the CDK CLI's change set passes BootstrapVersion (an SSM parameter type) with
+    UsePreviousValue; moto substituted the resolved value and looked it up as a parameter name (a 500 on
+    ExecuteChangeSet; shim previous-parameter-values)."""
+    cloudformation = emulator.client("cloudformation")
+    name = f"previous-value-ssm-test-{uuid.uuid4().hex[:8]}"
+    path = f"/{name}/version"
+    emulator.client("ssm").put_parameter(Name=path, Value="21", Type="String")
+    template = {
+        "Parameters": {"Version": {"Type": "AWS::SSM::Parameter::Value<String>", "Default": path}},
+        "Resources": {"Topic": {"Type": "AWS::SNS::Topic"}},
+        "Outputs": {"Version": {"Value": {"Ref": "Version"}}},
+    }
+    cloudformation.create_stack(StackName=name, TemplateBody=json.dumps(template))
+    template["Resources"]["Other"] = {"Type": "AWS::SNS::Topic"}
+    change_set = cloudformation.create_change_set(
+        StackName=name,
+        ChangeSetName="cdk-deploy-change-set",
+        ChangeSetType="UPDATE",
+        TemplateBody=json.dumps(template),
+        Parameters=[{"ParameterKey": "Version", "UsePreviousValue": True}],
+    )
+    cloudformation.execute_change_set(ChangeSetName=change_set["Id"])
     (stack,) = cloudformation.describe_stacks(StackName=name)["Stacks"]
     assert stack["StackStatus"] == "UPDATE_COMPLETE"
     assert {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]} == {"Version": "21"}
