@@ -375,8 +375,24 @@ def _patch_missing_change_set() -> None:
             raise ChangeSetNotFoundError(f"ChangeSet [{change_set_name}] does not exist")
         return original_describe(self, change_set_name)
 
+    original_execute = CloudFormationBackend.execute_change_set
+
+    def execute_change_set(self: Any, change_set_name: str, stack_name: str | None = None) -> None:
+        change_set = self.change_sets.get(change_set_name) or next(
+            (c for c in self.change_sets.values() if c.change_set_name == change_set_name), None
+        )
+        original_execute(self, change_set_name, stack_name)
+        if change_set is not None:
+            # moto sets the stack's template text but keeps the outputs of the template it had before (none for
+            # a stack created by a change set, such as CDKToolkit), so DescribeStacks listed no outputs.
+            stack = change_set.stack
+            stack._parse_template()
+            stack.description = stack.template_dict.get("Description")
+            stack.output_map = stack._create_output_map()
+
     CloudFormationBackend.delete_change_set = delete_change_set  # type: ignore[method-assign]  # moto's backend
     CloudFormationBackend.describe_change_set = describe_change_set  # type: ignore[method-assign]  # moto's backend
+    CloudFormationBackend.execute_change_set = execute_change_set  # type: ignore[method-assign]  # moto's backend
 
 
 def _patch_previous_parameter_values() -> None:

@@ -182,14 +182,16 @@ SHIMS: tuple[Shim, ...] = (
     ),
     Shim(
         "missing-change-set",
-        "moto.cloudformation.models.CloudFormationBackend.delete_change_set, describe_change_set",
+        "moto.cloudformation.models.CloudFormationBackend.delete_change_set, describe_change_set, execute_change_set",
         "DeleteChangeSet of a change set that does not exist fails with UnboundLocalError (a 500), and "
         "DescribeChangeSet answers ValidationError 'Stack with id ... does not exist'; CloudFormation deletes "
         "nothing and answers ChangeSetNotFound. Before each change-set deploy of an existing stack (the "
         "self-mutation of a deployed pipeline) the CDK CLI deletes `cdk-deploy-change-set` and waits until "
         "DescribeChangeSet says ChangeSetNotFound",
         "deletes the change set only when it exists, and answers ChangeSetNotFound (HTTP 404) for one that "
-        "does not, as CloudFormation does",
+        "does not, as CloudFormation does; ExecuteChangeSet kept the outputs of the stack's previous template "
+        "(none for a stack a change set created: `cdk bootstrap`'s CDKToolkit had no outputs, so the CDK CLI "
+        "could not read BootstrapVersion from it), now those of the executed template",
     ),
     Shim(
         "previous-parameter-values",

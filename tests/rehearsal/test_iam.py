@@ -374,3 +374,17 @@ def test_a_change_set_keeps_the_previous_value_of_an_ssm_parameter(emulator: Emu
     assert stack["StackStatus"] == "UPDATE_COMPLETE"
     assert {o["OutputKey"]: o["OutputValue"] for o in stack["Outputs"]} == {"Version": "21"}
     cloudformation.delete_stack(StackName=name)
+
+
+def test_a_stack_created_by_a_change_set_has_its_outputs(emulator: Emulator, assembly: Path, reports: Path) -> None:
+    """`cdk bootstrap` creates CDKToolkit through a change set; moto listed no outputs for such a stack (shim
+    missing-change-set), so the CDK CLI could not read BootstrapVersion from it."""
+    key = (emulator.account, emulator.region)
+    if key not in emulator.bootstrapped:
+        log = reports / "bootstrap-outputs.log"
+        cdk_cli.bootstrap(account=key[0], region=key[1], assembly=assembly, env=emulator.environment(), log_file=log)
+        emulator.bootstrapped.add(key)
+    (toolkit,) = emulator.client("cloudformation").describe_stacks(StackName="CDKToolkit")["Stacks"]
+    outputs = {o["OutputKey"]: o["OutputValue"] for o in toolkit.get("Outputs", [])}
+    assert outputs.get("BootstrapVersion", "").isdigit(), outputs
+    assert outputs.get("BucketName", "").startswith("cdk-hnb659fds-assets-"), outputs
