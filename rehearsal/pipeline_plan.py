@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
+from product.cfn_template import TemplateResolver
 from rehearsal.assembly import AssemblyError, StackArtifact, stacks
 
 PIPELINE_TYPE = "AWS::CodePipeline::Pipeline"
@@ -334,8 +334,9 @@ def _project(values: TemplateValues, logical_id: str, properties: dict[str, Any]
 # --- static values of the pipeline template ----------------------------------------------------------
 
 
-class TemplateValues:
-    """Resolves the intrinsic functions of a template for a stack of that name, account and region."""
+class TemplateValues(TemplateResolver):
+    """Resolves a template for a stack of that name, account and region, before it is deployed: a resource's
+    name and ARN are derived from the template (its name property, else `<stack>-<logical id>`)."""
 
     def __init__(
         self,
@@ -346,65 +347,16 @@ class TemplateValues:
         region: str,
         parameters: dict[str, str] | None = None,
     ) -> None:
-        self.template = template
-        self.parameters = parameters or {}  # a deployed stack's values; otherwise each parameter's default
-        self.resources: dict[str, Any] = template.get("Resources", {})
-        self.stack_name = stack_name
-        self.pseudo = {
+        pseudo = {
             "AWS::Partition": "aws",
             "AWS::Region": region,
             "AWS::AccountId": account,
             "AWS::URLSuffix": URL_SUFFIX,
             "AWS::StackName": stack_name,
-            "AWS::NoValue": None,
         }
-
-    def resolve(self, value: Any) -> Any:
-        if isinstance(value, list):
-            return [self.resolve(v) for v in value]
-        if not isinstance(value, dict):
-            return value
-        if len(value) == 1:
-            ((function, argument),) = value.items()
-            handler = self._FUNCTIONS.get(function)
-            if handler is not None:
-                return handler(self, argument)
-            if function.startswith("Fn::"):
-                raise PlanError(f"{function} is not resolved by the rehearsal's planner (in {json.dumps(value)[:200]})")
-        return {k: self.resolve(v) for k, v in value.items()}
-
-    def _fn_get_att(self, argument: Any) -> str:
-        logical_id, attribute = argument if isinstance(argument, list) else argument.split(".", 1)
-        return self._get_att(logical_id, attribute)
-
-    def _fn_join(self, argument: Any) -> str:
-        separator, items = argument
-        return str(separator).join(str(self.resolve(item)) for item in self.resolve(items))
-
-    def _fn_select(self, argument: Any) -> Any:
-        index, items = argument
-        return self.resolve(items)[int(self.resolve(index))]
-
-    def _fn_split(self, argument: Any) -> list[str]:
-        separator, text = argument
-        return str(self.resolve(text)).split(separator)
-
-    def _fn_find_in_map(self, argument: Any) -> Any:
-        name, key, attribute = (str(self.resolve(part)) for part in argument)
-        try:
-            return self.template["Mappings"][name][key][attribute]
-        except KeyError:
-            raise PlanError(f"Fn::FindInMap {name}/{key}/{attribute}: the template has no such entry") from None
-
-    _FUNCTIONS: ClassVar[dict[str, Callable[[TemplateValues, Any], Any]]] = {
-        "Ref": lambda self, argument: self._ref(argument),
-        "Fn::GetAtt": _fn_get_att,
-        "Fn::Join": _fn_join,
-        "Fn::Sub": lambda self, argument: self._sub(argument),
-        "Fn::Select": _fn_select,
-        "Fn::Split": _fn_split,
-        "Fn::FindInMap": _fn_find_in_map,
-    }
+        super().__init__(template, pseudo=pseudo, parameters=parameters or {})
+        self.resources: dict[str, Any] = template.get("Resources", {})
+        self.stack_name = stack_name
 
     def physical_name(self, logical_id: str) -> str:
         resource = self._resource(logical_id)
@@ -430,15 +382,10 @@ class TemplateValues:
         resource: dict[str, Any] = self.resources[logical_id]
         return resource
 
-    def _ref(self, name: str) -> Any:
-        if name in self.pseudo:
-            return self.pseudo[name]
-        parameters = self.template.get("Parameters", {})
-        if name in parameters:
-            return self.parameters.get(name, parameters[name].get("Default", ""))
-        if self._resource(name).get("Type") in _REF_IS_ARN:
-            return self.arn(name)
-        return self.physical_name(name)
+    def _resource_ref(self, logical_id: str) -> str:
+        if self._resource(logical_id).get("Type") in _REF_IS_ARN:
+            return self.arn(logical_id)
+        return self.physical_name(logical_id)
 
     def _get_att(self, logical_id: str, attribute: str) -> str:
         if attribute == "Arn" or attribute.endswith("Arn"):
@@ -447,16 +394,8 @@ class TemplateValues:
             return self.physical_name(logical_id)
         return f"{self.physical_name(logical_id)}.{attribute}"
 
-    def _sub(self, argument: Any) -> str:
-        text, variables = (argument, {}) if isinstance(argument, str) else argument
+    def _unresolved_function(self, function: str, value: dict[str, Any]) -> Any:
+        raise PlanError(f"{function} is not resolved by the rehearsal's planner (in {json.dumps(value)[:200]})")
 
-        def replace(match: re.Match[str]) -> str:
-            name = match.group(1)
-            if name in variables:
-                return str(self.resolve(variables[name]))
-            if "." in name:
-                logical_id, attribute = name.split(".", 1)
-                return self._get_att(logical_id, attribute)
-            return str(self._ref(name))
-
-        return re.sub(r"\$\{([^}!]+)\}", replace, text)
+    def _missing(self, message: str) -> Exception:
+        return PlanError(message)

@@ -10,7 +10,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +19,7 @@ import pytest
 from rehearsal import cdk_cli
 from rehearsal.emulator import Emulator
 from rehearsal.safety import CREDENTIAL_VARIABLES
+from tests.source_files import copy_source
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -61,39 +61,11 @@ def emulator(no_aws_credentials: None, reports: Path) -> Iterator[Emulator]:
         yield started
 
 
-_NOT_SOURCE = {".git", ".venv", ".venv-smoke", "node_modules", "cdk.out", "reports", "__pycache__", ".pytest_cache"}
-_NOT_SOURCE |= {".ruff_cache", ".mypy_cache", ".hypothesis", ".import_linter_cache"}
-
-
-def _source_files(root: Path) -> list[Path]:
-    """The repository's files as a commit would hold them: git's list when it is a checkout (tracked and new
-    files), else everything but build output (the synth action's workspace has no .git)."""
-    listed = subprocess.run(
-        ["git", "-C", str(root), "ls-files", "--cached", "--others", "--exclude-standard"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if listed.returncode == 0 and listed.stdout.strip():
-        return [root / line for line in listed.stdout.splitlines() if (root / line).is_file()]
-    return [
-        path
-        for path in root.rglob("*")
-        if path.is_file()
-        and not _NOT_SOURCE.intersection(path.relative_to(root).parts)
-        and not any(part.endswith(".egg-info") for part in path.relative_to(root).parts)
-    ]
-
-
 @pytest.fixture(scope="session")
 def source_repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A git repository holding this checkout's files in one commit: the rehearsal's source."""
     root = Path(__file__).resolve().parents[2]
-    repo = tmp_path_factory.mktemp("rehearsal-source")
-    for path in _source_files(root):
-        target = repo / path.relative_to(root)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path, target)
+    repo = copy_source(root, tmp_path_factory.mktemp("rehearsal-source"))
     identity = ["-c", "user.name=rehearsal", "-c", "user.email=rehearsal@example.invalid"]
     for args in (["init", "-q", "-b", "main"], ["add", "-A"], [*identity, "commit", "-q", "-m", "rehearsed"]):
         subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)

@@ -16,14 +16,15 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import urlparse
 
 import boto3
 
+from product.cfn_template import TemplateResolver
 from product.contract import IDENTIFYING_OUTPUTS, NOT_EMULATED_VARIABLE, STACK_NAME_VARIABLE, Output, env_var_name
 
 
@@ -99,6 +100,10 @@ class Target:
     resource_types: dict[str, str]
     not_emulated: NotEmulated
     endpoint: str | None
+    _values: DeployedTemplate = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._values = DeployedTemplate(self)
 
     # --- template access --------------------------------------------------------------------------
 
@@ -116,37 +121,9 @@ class Target:
         return self.resources[logical_id].get("Properties", {})
 
     def condition_holds(self, name: str | None) -> bool:
-        """Whether a template condition is true for this stack's parameters (a catalog launch's opt-ins).
-
-        Evaluates the intrinsics conditions use (Fn::Equals, Not, And, Or, Condition, Ref of a parameter);
-        a condition built from anything else is taken as true, so its subject is checked rather than skipped.
-        """
-        if name is None:
-            return True
-        conditions = self.template.get("Conditions", {})
-
-        def value(node: Any) -> Any:
-            if isinstance(node, dict) and "Ref" in node:
-                return self.parameters.get(node["Ref"], node)
-            return node
-
-        def holds(node: Any) -> bool:
-            if isinstance(node, dict) and len(node) == 1:
-                ((function, argument),) = node.items()
-                if function == "Condition":
-                    return holds(conditions.get(argument, True))
-                if function == "Fn::Equals":
-                    left, right = (value(a) for a in argument)
-                    return bool(left == right) if not isinstance(left, dict) and not isinstance(right, dict) else True
-                if function == "Fn::Not":
-                    return not holds(argument[0])
-                if function == "Fn::And":
-                    return all(holds(a) for a in argument)
-                if function == "Fn::Or":
-                    return any(holds(a) for a in argument)
-            return True
-
-        return holds(conditions.get(name, True))
+        """Whether a template condition is true for this stack's parameters (a catalog launch's opt-ins); a
+        condition this suite cannot evaluate is taken as true, so its subject is checked rather than skipped."""
+        return name is None or self._values.condition(name)
 
     def prop(self, logical_id: str, *path: str | int, default: Any = None) -> Any:
         """A resolved property value of a resource (None-safe path)."""
@@ -176,92 +153,38 @@ class Target:
     # --- intrinsic functions ------------------------------------------------------------------------
 
     def resolve(self, value: Any) -> Any:
-        """Resolve the intrinsic functions a template value may use (enough for this product's templates).
+        """Resolve the intrinsic functions a template value may use, with this stack's parameters and
+        resources (product.cfn_template); AWS::NoValue items and properties are dropped, as in CloudFormation."""
+        return self._values.resolve(value)
 
-        An item or property that resolves to AWS::NoValue (None) is dropped, as CloudFormation drops it."""
-        if isinstance(value, list):
-            return [item for item in (self.resolve(v) for v in value) if item is not None]
-        if not isinstance(value, dict):
-            return value
-        if len(value) == 1:
-            ((function, argument),) = value.items()
-            handler = self._FUNCTIONS.get(function)
-            if handler is not None:
-                return handler(self, argument)
-        return {k: item for k, item in ((k, self.resolve(v)) for k, v in value.items()) if item is not None}
 
-    def _fn_get_att(self, argument: Any) -> Any:
-        logical_id, attribute = argument if isinstance(argument, list) else argument.split(".", 1)
-        return self._get_att(logical_id, attribute)
+class DeployedTemplate(TemplateResolver):
+    """A deployed stack's template: a resource's Ref is its physical id, and Fn::GetAtt Arn is derived from
+    it; what the stack cannot tell stays an intrinsic function (so a check never compares against a guess)."""
 
-    def _fn_join(self, argument: Any) -> str:
-        separator, items = argument
-        return separator.join(str(self.resolve(item)) for item in items)
-
-    def _fn_select(self, argument: Any) -> Any:
-        index, items = argument
-        return self.resolve(items)[int(self.resolve(index))]
-
-    def _fn_split(self, argument: Any) -> list[str]:
-        separator, text = argument
-        return str(self.resolve(text)).split(separator)
-
-    def _fn_find_in_map(self, argument: Any) -> Any:
-        name, first, second = (self.resolve(a) for a in argument[:3])
-        return self.template["Mappings"][name][first][second]
-
-    def _fn_sub(self, argument: Any) -> str:
-        text, variables = (argument, {}) if isinstance(argument, str) else argument
-        return re.sub(r"\$\{([^}!]+)\}", lambda m: str(self._sub(m.group(1), variables)), text)
-
-    def _fn_if(self, argument: Any) -> Any:
-        condition, when_true, when_false = argument
-        return self.resolve(when_true if self._condition(condition) else when_false)
-
-    _FUNCTIONS: ClassVar[dict[str, Callable[[Target, Any], Any]]] = {
-        "Ref": lambda self, argument: self._ref(argument),
-        "Fn::GetAtt": _fn_get_att,
-        "Fn::Join": _fn_join,
-        "Fn::Select": _fn_select,
-        "Fn::Split": _fn_split,
-        "Fn::FindInMap": _fn_find_in_map,
-        "Fn::Sub": _fn_sub,
-        "Fn::If": _fn_if,
-    }
-
-    def _sub(self, name: str, variables: Mapping[str, Any]) -> Any:
-        if name in variables:
-            return self.resolve(variables[name])
-        if "." in name:
-            logical_id, attribute = name.split(".", 1)
-            return self._get_att(logical_id, attribute)
-        return self._ref(name)
-
-    def _ref(self, name: str) -> Any:
+    def __init__(self, target: Target) -> None:
         pseudo = {
-            "AWS::Region": self.region,
-            "AWS::AccountId": self.account,
-            "AWS::Partition": self.partition,
-            "AWS::StackName": self.stack_name,
-            "AWS::StackId": self.stack_id,
+            "AWS::Region": target.region,
+            "AWS::AccountId": target.account,
+            "AWS::Partition": target.partition,
+            "AWS::StackName": target.stack_name,
+            "AWS::StackId": target.stack_id,
             "AWS::URLSuffix": "amazonaws.com",
-            "AWS::NoValue": None,
         }
-        if name in pseudo:
-            return pseudo[name]
-        if name in self.parameters:
-            return self.parameters[name]
-        if name in self.physical_ids:
-            return self.physical_ids[name]
-        return {"Ref": name}
+        super().__init__(target.template, pseudo=pseudo, parameters=target.parameters)
+        self._target = target
+
+    def _resource_ref(self, logical_id: str) -> Any:
+        return self._target.physical_ids.get(logical_id, {"Ref": logical_id})
 
     def _get_att(self, logical_id: str, attribute: str) -> Any:
-        physical = self.physical_ids.get(logical_id)
-        resource_type = self.resource_types.get(logical_id, "")
+        target = self._target
+        physical = target.physical_ids.get(logical_id)
+        resource_type = target.resource_types.get(logical_id, "")
         if attribute == "Arn" and physical:
             if physical.startswith("arn:"):
                 return physical
-            p, r, a = self.partition, self.region, self.account
+            p, r, a = target.partition, target.region, target.account
             service_arns = {
                 "AWS::KMS::Key": f"arn:{p}:kms:{r}:{a}:key/{physical}",
                 "AWS::SQS::Queue": f"arn:{p}:sqs:{r}:{a}:{physical.rstrip('/').rsplit('/', 1)[-1]}",
@@ -275,23 +198,6 @@ class Target:
         if attribute == "QueueName" and physical:
             return physical.rstrip("/").rsplit("/", 1)[-1]
         return {"Fn::GetAtt": [logical_id, attribute]}
-
-    def _condition(self, name: str) -> bool:
-        return bool(self._evaluate(self.template.get("Conditions", {}).get(name)))
-
-    def _evaluate(self, expression: Any) -> Any:
-        if not isinstance(expression, dict) or len(expression) != 1:
-            return expression
-        ((function, argument),) = expression.items()
-        operators: dict[str, Callable[[Any], Any]] = {
-            "Fn::Equals": lambda a: self._evaluate(self.resolve(a[0])) == self._evaluate(self.resolve(a[1])),
-            "Fn::Not": lambda a: not self._evaluate(a[0]),
-            "Fn::And": lambda a: all(self._evaluate(x) for x in a),
-            "Fn::Or": lambda a: any(self._evaluate(x) for x in a),
-            "Condition": self._condition,
-        }
-        operator = operators.get(function)
-        return operator(argument) if operator is not None else self.resolve(expression)
 
 
 def _references(value: Any, logical_ids: set[str]) -> set[str]:

@@ -10,7 +10,6 @@ import ast
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 from importlib import metadata
@@ -21,6 +20,7 @@ import pytest
 from packaging.requirements import Requirement
 
 from product.profiles import ENVIRONMENT_NAMES
+from tests.source_files import copy_source
 from tests.unit.pipeline_actions import pipeline_actions
 
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
@@ -30,9 +30,7 @@ PIP_CACHE = "/root/.cache/pip"  # pip's cache as root, the user CodeBuild's stan
 APP_ONLY = {"aws-cdk-lib", "constructs", "cdk-nag", "jsii"}
 LOCAL_PACKAGES = {"tests", "product", "pipeline", "rehearsal", "assets"}
 # The repository's modules the suite may import: CDK-free by design (the product's contract with it).
-CDK_FREE_MODULES = {"product", "product.contract"}
-BUILD_OUTPUT = {".venv", ".venv-smoke", "node_modules", "cdk.out", "reports", "__pycache__", ".pytest_cache"}
-BUILD_OUTPUT |= {".ruff_cache", ".mypy_cache", ".hypothesis", ".import_linter_cache"}
+CDK_FREE_MODULES = {"product", "product.contract", "product.cfn_template"}
 
 
 def _smoke_project(pipeline_template: dict[str, Any], env: str) -> dict[str, Any]:
@@ -52,35 +50,9 @@ def _buildspec(project: dict[str, Any]) -> dict[str, Any]:
 def checkout(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """What CodeBuild gets from the source action: the repository's files, and no .venv, node_modules, cdk.out.
 
-    Copied from `git ls-files` (tracked and new, not ignored) rather than cloned, so the test sees the
-    working tree it is run against, committed or not.
+    Copied from `git ls-files` (tests/source_files.py) rather than cloned.
     """
-    target = tmp_path_factory.mktemp("checkout")
-    listed = subprocess.run(
-        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
-        cwd=REPOSITORY_ROOT,
-        capture_output=True,
-        check=False,
-    )
-    names = listed.stdout.decode().split("\0") if listed.returncode == 0 else _files_without_build_output()
-    for name in filter(None, names):
-        source = REPOSITORY_ROOT / name
-        if source.is_file():  # a tracked file deleted in the working tree is not in the checkout either
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / name)
-    return target
-
-
-def _files_without_build_output() -> list[str]:
-    """Not a git checkout: the pipeline's synth step runs in CodeBuild's source (a zip of the tracked files,
-    no .git); what scripts/setup and the checks add there is left out."""
-    return [
-        str(path.relative_to(REPOSITORY_ROOT))
-        for path in REPOSITORY_ROOT.rglob("*")
-        if path.is_file()
-        and not BUILD_OUTPUT.intersection(path.relative_to(REPOSITORY_ROOT).parts)
-        and not any(part.endswith(".egg-info") for part in path.relative_to(REPOSITORY_ROOT).parts)
-    ]
+    return copy_source(REPOSITORY_ROOT, tmp_path_factory.mktemp("checkout"))
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,71 @@
+"""The one CloudFormation resolver the smoke suite and the rehearsal's planner share (product.cfn_template)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from product.cfn_template import TemplateResolver
+
+TEMPLATE: dict[str, Any] = {
+    "Parameters": {"Profile": {"Type": "String", "Default": "dev"}, "Shield": {"Type": "String"}},
+    "Mappings": {"Knobs": {"prod": {"Memory": 1024}, "dev": {"Memory": 256}}},
+    "Conditions": {
+        "IsProd": {"Fn::Equals": [{"Ref": "Profile"}, "prod"]},
+        "NotProd": {"Fn::Not": [{"Condition": "IsProd"}]},
+        "ProdWithShield": {"Fn::And": [{"Condition": "IsProd"}, {"Fn::Equals": [{"Ref": "Shield"}, "true"]}]},
+        "OnAttribute": {"Fn::Equals": [{"Fn::GetAtt": ["Bucket", "Arn"]}, "x"]},
+    },
+    "Resources": {"Bucket": {"Type": "AWS::S3::Bucket"}},
+}
+
+
+class _Named(TemplateResolver):
+    """A resolver whose resources are named after their logical ids and whose attributes are unknown."""
+
+    def _resource_ref(self, logical_id: str) -> Any:
+        return f"physical-{logical_id}"
+
+    def _get_att(self, logical_id: str, attribute: str) -> Any:
+        return {"Fn::GetAtt": [logical_id, attribute]}
+
+
+def _resolver(**parameters: str) -> _Named:
+    return _Named(
+        TEMPLATE, pseudo={"AWS::Region": "eu-west-1", "AWS::AccountId": "111111111111"}, parameters=parameters
+    )
+
+
+def test_parameters_take_the_stacks_value_else_the_default() -> None:
+    assert _resolver().resolve({"Ref": "Profile"}) == "dev"
+    assert _resolver(Profile="prod").resolve({"Fn::FindInMap": ["Knobs", {"Ref": "Profile"}, "Memory"]}) == 1024
+    assert _resolver().resolve({"Ref": "Bucket"}) == "physical-Bucket"
+    assert (
+        _resolver().resolve({"Fn::Sub": ["${AWS::Region}-${Bucket}-${X}", {"X": "y"}]}) == "eu-west-1-physical-Bucket-y"
+    )
+
+
+def test_conditions_and_if_follow_the_parameters() -> None:
+    prod, dev = _resolver(Profile="prod", Shield="true"), _resolver(Shield="true")
+    assert prod.condition("IsProd") and prod.condition("ProdWithShield") and not prod.condition("NotProd")
+    assert not dev.condition("IsProd") and dev.condition("NotProd") and not dev.condition("ProdWithShield")
+    assert prod.resolve({"Fn::If": ["IsProd", "big", "small"]}) == "big"
+    assert dev.resolve({"Fn::If": ["IsProd", "big", "small"]}) == "small"
+
+
+def test_a_condition_on_what_cannot_be_resolved_holds() -> None:
+    """A comparison with an unknown value is taken as true: the check runs rather than being skipped."""
+    assert _resolver().condition("OnAttribute")
+    assert _resolver().condition("NoSuchCondition")
+
+
+def test_no_value_is_dropped_as_cloudformation_drops_it() -> None:
+    value = {"Items": ["a", {"Fn::If": ["IsProd", "b", {"Ref": "AWS::NoValue"}]}], "Gone": {"Ref": "AWS::NoValue"}}
+    assert _resolver().resolve(value) == {"Items": ["a"]}
+
+
+def test_an_unknown_function_is_kept_and_a_missing_mapping_entry_is_named() -> None:
+    assert _resolver().resolve({"Fn::ImportValue": {"Ref": "Profile"}}) == {"Fn::ImportValue": "dev"}
+    with pytest.raises(LookupError, match="Fn::FindInMap Knobs/test/Memory: the template has no such entry"):
+        _resolver(Profile="test").resolve({"Fn::FindInMap": ["Knobs", {"Ref": "Profile"}, "Memory"]})
