@@ -68,16 +68,7 @@ def team_credentials(emulator: Any, role_arn: str) -> dict[str, str]:
     """Assumed-role credentials of a team's role (created in the emulator if missing) as environment variables."""
     iam = emulator.client("iam")
     role_name = role_arn.rsplit("/", 1)[-1]
-    trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:aws:iam::{emulator.account}:root"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
+    trust = rehearsal_iam.trust_policy({"AWS": f"arn:aws:iam::{emulator.account}:root"})
     try:
         iam.get_role(RoleName=role_name)
     except iam.exceptions.NoSuchEntityException:

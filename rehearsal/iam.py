@@ -517,6 +517,14 @@ class RoleCredentials:
         }
 
 
+def trust_policy(principal: dict[str, str]) -> dict[str, Any]:
+    """A role's trust policy letting `principal` assume it: {"AWS": an ARN or account root} or {"Service": ...}."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Effect": "Allow", "Principal": principal, "Action": "sts:AssumeRole"}],
+    }
+
+
 def credentials_for_role(
     role_arn: str,
     *,

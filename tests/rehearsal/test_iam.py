@@ -184,10 +184,7 @@ def _role(emulator: Emulator, trust: dict[str, Any], statements: list[dict[str, 
     return arn
 
 
-LAMBDA_TRUST = {
-    "Version": "2012-10-17",
-    "Statement": [{"Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}],
-}
+LAMBDA_TRUST = iam.trust_policy({"Service": "lambda.amazonaws.com"})
 
 
 def _client(emulator: Emulator, credentials: iam.RoleCredentials, service: str) -> Any:
@@ -228,16 +225,7 @@ def test_scoped_grants_evaluate_the_table_arn_and_wildcards(emulator: Emulator) 
 
 
 def test_trust_policies_admit_the_account_root_and_refuse_the_wrong_service(emulator: Emulator) -> None:
-    account_trust = {
-        "Version": "2012-10-17",
-        "Statement": [
-            {
-                "Effect": "Allow",
-                "Principal": {"AWS": f"arn:aws:iam::{emulator.account}:root"},
-                "Action": "sts:AssumeRole",
-            }
-        ],
-    }
+    account_trust = iam.trust_policy({"AWS": f"arn:aws:iam::{emulator.account}:root"})
     role = _role(emulator, account_trust, [{"Effect": "Allow", "Action": "sqs:ListQueues", "Resource": "*"}])
     assumed = emulator.client("sts").assume_role(RoleArn=role, RoleSessionName="harness")  # the harness user
     assert assumed["AssumedRoleUser"]["Arn"].endswith("/harness")

@@ -23,7 +23,7 @@ from typing import Any
 import boto3
 import pytest
 
-from rehearsal import run_report, shims
+from rehearsal import iam, run_report, shims
 from rehearsal.emulator import Emulator
 from rehearsal.executor import FAILED, NOT_EMULATED, SKIPPED, SUCCEEDED, Console, PipelineRehearsal, RunResult
 from rehearsal.pipeline_plan import PIPELINE_TYPE, TemplateValues, load_plan, pipelines_in
@@ -237,14 +237,7 @@ CHECK = {
 
 BUILD_ROLE = {
     "Type": "AWS::IAM::Role",
-    "Properties": {
-        "AssumeRolePolicyDocument": {
-            "Version": "2012-10-17",
-            "Statement": [
-                {"Effect": "Allow", "Principal": {"Service": "codebuild.amazonaws.com"}, "Action": "sts:AssumeRole"}
-            ],
-        }
-    },
+    "Properties": {"AssumeRolePolicyDocument": iam.trust_policy({"Service": "codebuild.amazonaws.com"})},
 }
 
 
