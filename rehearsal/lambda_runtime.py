@@ -21,6 +21,7 @@ moto stores Lambda functions but cannot run their code without Docker. The harne
 from __future__ import annotations
 
 import contextlib
+import gc
 import importlib
 import io
 import os
@@ -194,9 +195,16 @@ def load_handler(code_dir: Path, handler_name: str, environment: dict[str, str],
         for name in saved_modules:
             del sys.modules[name]
         sys.path.insert(0, str(code_dir))
+        collecting = gc.isenabled()
         try:
             module = importlib.import_module(module_name)
         finally:
+            # A function pauses garbage collection for its init and freezes what the init allocated (its
+            # init_phase module): right for an execution environment, but this process hosts many functions
+            # and the emulator, and a failed init would leave collection paused.
+            gc.unfreeze()
+            if collecting:
+                gc.enable()
             sys.path.remove(str(code_dir))
             for name in [n for n in sys.modules if n.split(".", 1)[0] in local_names]:
                 del sys.modules[name]

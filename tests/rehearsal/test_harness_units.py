@@ -4,6 +4,8 @@ and report."""
 
 from __future__ import annotations
 
+import gc
+import io
 import json
 import socket
 import threading
@@ -18,6 +20,7 @@ from rehearsal.assembly import stacks
 from rehearsal.event_sources import QueueMapping, SqsPoller
 from rehearsal.faults import parse_faults
 from rehearsal.gateway import LocalRestApi, Route, _route_pattern, fixed_callers
+from rehearsal.lambda_runtime import load_handler
 from rehearsal.safety import (
     DUMMY_ACCESS_KEY_ID,
     DUMMY_SECRET_ACCESS_KEY,
@@ -460,3 +463,13 @@ def test_gateway_serves_50_concurrent_connections_without_reset_or_5xx(tmp_path:
         api.stop()
     assert not errors, errors[:5]
     assert statuses == [201] * clients, sorted(set(statuses))
+
+
+def test_a_hosted_function_whose_init_fails_leaves_the_harness_collecting_garbage(tmp_path: Path):
+    """A function pauses collection and freezes its init (init_phase): the harness, one process for every
+    function and the emulator, undoes both, even when the init raises."""
+    (tmp_path / "failing.py").write_text("import gc\ngc.disable()\ngc.freeze()\nraise RuntimeError('init failed')\n")
+    with pytest.raises(RuntimeError, match="init failed"):
+        load_handler(tmp_path, "failing.handler", {}, io.StringIO())
+    assert gc.isenabled()
+    assert gc.get_freeze_count() == 0

@@ -4,6 +4,10 @@ event helpers (driven with small fakes where moto cannot produce the condition).
 from __future__ import annotations
 
 import importlib.util
+import json
+import os
+import subprocess
+import sys
 import uuid
 
 import audit_log
@@ -13,7 +17,7 @@ import pytest
 import runtime_config
 import telemetry
 from botocore.exceptions import ClientError
-from payments_testkit import ASSET_ROOT, FakeLambdaContext, rest_event, sqs_event
+from payments_testkit import ASSET_ROOT, FUNCTION_ENV, FakeLambdaContext, rest_event, sqs_event
 from sample_request import VALID_BODY
 
 # --- Environment -----------------------------------------------------------------------------------
@@ -25,6 +29,36 @@ def load_fresh(module_name: str):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+# Counts the collections that start once init_phase is imported, in a fresh interpreter (a cold start).
+_INIT_PHASE_PROBE = """
+import gc, json, sys
+during_init = []
+gc.callbacks.append(lambda phase, info: phase == "start" and "init_phase" in sys.modules and during_init.append(1))
+import {module}
+print(json.dumps({{"collections": len(during_init), "collecting": gc.isenabled(), "frozen": gc.get_freeze_count()}}))
+"""
+
+
+@pytest.mark.parametrize("module_name", ["api", "processor"])
+def test_a_function_inits_without_garbage_collection_then_freezes_what_it_made(module_name):
+    """Each full collection during the import walks every object boto3 and Powertools made (about 200
+    collections without the pause); afterwards collection is back on and skips the init's objects."""
+    env = {name: value for name, value in os.environ.items() if not name.startswith("AWS_ENDPOINT_URL")}
+    env |= FUNCTION_ENV | {"PYTHONPATH": str(ASSET_ROOT)}
+    probe = subprocess.run(
+        [sys.executable, "-c", _INIT_PHASE_PROBE.format(module=module_name)],
+        cwd=ASSET_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    report = json.loads(probe.stdout.splitlines()[-1])
+    assert report["collections"] == 0
+    assert report["collecting"] is True
+    assert report["frozen"] > 50_000
 
 
 def test_a_cold_start_creates_only_the_dynamodb_client_and_the_rest_on_first_use():

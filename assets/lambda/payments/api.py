@@ -18,6 +18,7 @@ import hashlib
 import json
 from typing import Any
 
+import init_phase
 import audit_log
 import payment_events
 import payments_store
@@ -335,3 +336,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     metrics.add_metric(name=error.metric, unit=MetricUnit.Count, value=1)
     logger.info("Request refused", extra={"status": error.status, "error_code": error.code})
     return _error(error.status, error.code, error.message, request_id, field=error.field, extra_headers=error.headers)
+
+
+init_phase.done()  # the last statement: everything above is the init phase

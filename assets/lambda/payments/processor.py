@@ -14,6 +14,7 @@ import datetime as dt
 import json
 from typing import TYPE_CHECKING, Any
 
+import init_phase
 import payment_events
 import payments_store
 import runtime_config
@@ -102,3 +103,6 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return process_partial_response(
         event=event, record_handler=record_handler, processor=batch_processor, context=context
     )
+
+
+init_phase.done()  # the last statement: everything above is the init phase
