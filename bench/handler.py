@@ -2,14 +2,14 @@
 
     .venv/bin/python -m bench.handler [--runs 15] [--requests 2000]   (from the repository root)
 
-1. Import time: `import api` (the payment handler module: Powertools Logger/Metrics/Tracer, the
-   DynamoDB client, the idempotency utility; the S3 and EventBridge clients are created by the first
-   POST; garbage collection paused for the import by its init_phase module) against a bare `import boto3` plus creating one client (DynamoDB). Each sample is a fresh
-   interpreter (subprocess); the figure is the time the import takes, measured inside that interpreter
-   (interpreter start-up, the same for both, is excluded). The variants are interleaved, their order
-   rotating each round, and every round gives one ratio per variant: the figure is the median of those
-   ratios, with their spread (quartiles, min-max), in wall and CPU time. Two environments, both with
-   dummy values and AWS_DEFAULT_REGION:
+1. Import time: `import api` (the payment handler module: Powertools Logger/Metrics/Tracer, the DynamoDB
+   client, the idempotency utility; the S3 and EventBridge clients are created by the first POST; garbage
+   collection paused for the import by its init_phase module) against a bare `import boto3` plus creating
+   one client (DynamoDB). Each sample is a fresh interpreter (subprocess); the figure is the time the import
+   takes, measured inside that interpreter (interpreter start-up, the same for both, is excluded). The
+   variants are interleaved, their order rotating each round, and every round gives one ratio per variant:
+   the figure is the median of those ratios, with their spread (quartiles, min-max), in wall and CPU time.
+   Two environments, both with dummy values and AWS_DEFAULT_REGION:
    - "plain": nothing else. The X-Ray SDK (imported by the Powertools Tracer) then believes it runs
      outside Lambda and builds its centralised-sampling poller, which creates a botocore session and
      an X-Ray client at import time;
