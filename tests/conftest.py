@@ -4,7 +4,10 @@ The unit tests are one work unit and the rehearsal tests another: each builds ex
 (the unit tests' in-process synth of the whole app; the rehearsal's CLI synth, emulator and bootstrap)
 that a second worker would build again. The rehearsal modules that use none of those fixtures
 (`STANDALONE_MODULES`; tests/rehearsal/test_work_units.py checks that they do not) are a work unit each, so
-the worker with the unit tests takes them while the other runs the rehearsal. Every other test
+the worker with the unit tests takes them while the other runs the rehearsal. A rehearsal module that uses
+the emulator alone cannot move to that worker either: the emulator is moto in this process, and its IAM
+enforcement and backends are process-wide, so the runtime tests' in-process mock there would meet
+InvalidClientTokenId (tried: 149 runtime tests failed). Every other test
 (tests/runtime) is a work unit of its own, handed to whichever worker is free. (`--dist loadgroup` with
 `xdist_group` marks would say the same, but pytest-xdist 3.8 cannot rename node ids under pytest 9, so its
 groups are silently ignored.)
