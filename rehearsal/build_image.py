@@ -6,6 +6,8 @@
 - Node.js: the host's `node`/`npm`; `npm install -g` goes to this build's own prefix, never the host's.
 - PATH: the new environment's bin directories and the system directories only; no repository `.venv`
   or `node_modules/.bin`. The requested and the used version of each runtime are recorded.
+- TMPDIR: the build's own empty directory, as a new container's /tmp: nothing a build leaves there (the asset
+  shim's "already published" markers, say) is seen by a later build or run.
 - Host variables kept: locale, HOME (pip's and npm's registry configuration and caches live there), and
   the package registries' own settings (PIP_*, npm_config_*, proxies, CA bundles). `PIP_NO_COMPILE=0` is
   set, which is how pip's environment spells `--no-compile` (a `--no-*` option takes a false value; `=1`
@@ -124,9 +126,12 @@ def provision(root: Path, runtime_versions: dict[str, str]) -> BuildImage:
     for name, version in requested.items():
         runtimes.append(Runtime(name, version, "none", "", f"runtime {name} is not provided by the rehearsal"))
     path.extend(p for p in SYSTEM_PATH if p not in path)
+    scratch = root / "tmp"
+    scratch.mkdir(parents=True, exist_ok=True)
     env = host_environment()
     env.update(
         {
+            "TMPDIR": str(scratch),
             "PATH": os.pathsep.join(dict.fromkeys(path)),
             "VIRTUAL_ENV": str(venv),
             "NPM_CONFIG_PREFIX": str(npm_prefix),

@@ -85,3 +85,17 @@ def test_a_build_directory_past_the_shebang_limit_still_runs_pip(tmp_path: Path)
 def test_an_image_python_that_cannot_make_a_venv_says_so(tmp_path: Path) -> None:
     with pytest.raises(build_image.ImageError, match="could not create a Python environment with /bin/false"):
         build_image.new_python_environment("/bin/false", tmp_path / "python")
+
+
+def test_a_file_a_build_leaves_in_its_temp_directory_is_not_seen_by_the_next(tmp_path: Path) -> None:
+    """Each build has its own empty TMPDIR, as a new container has its own /tmp (the asset shim's "already
+    published" markers once survived from run to run in the host's /tmp and hid a failing Assets action)."""
+    leave = "import os, tempfile; open(os.path.join(tempfile.gettempdir(), 'marker'), 'w').close()"
+    look = "import os, tempfile; print(os.path.exists(os.path.join(tempfile.gettempdir(), 'marker')))"
+    first = build_image.provision(tmp_path / "first", {})
+    assert _run(first, "python3", "-c", leave).returncode == 0
+    second = build_image.provision(tmp_path / "second", {})
+    assert _run(second, "python3", "-c", look).stdout.strip() == "False"
+    assert _run(first, "python3", "-c", look).stdout.strip() == "True"
+    assert first.env["TMPDIR"] != second.env["TMPDIR"]
+    assert all(Path(image.env["TMPDIR"]).is_relative_to(image.root) for image in (first, second))
