@@ -25,7 +25,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from constructs import Construct
 
 from pipeline.acknowledgments import acknowledge_pipeline_findings
-from pipeline.asset_publishing import asset_publishing_defaults
+from pipeline.asset_publishing import asset_publishing_defaults, grant_lookup_roles, lookup_role_statement
 from pipeline.change_review import REVIEW_URL_VARIABLE, SUMMARY_VARIABLE, change_review_step
 from pipeline.settings import DeliverySettings, PipelineSettings
 from pipeline.smoke import REPORT_URL_VARIABLE, smoke_step
@@ -120,6 +120,8 @@ class PaymentPipelineStack(Stack):
             pipeline_settings.repository, pipeline_settings.branch, connection_arn=pipeline_settings.connection_arn
         )
         self.synth_step = self._synth_step()
+        # That CLI reads each stage's bootstrap version with the stage's lookup role (asset_publishing.py).
+        self.asset_lookup_roles = lookup_role_statement()
         self.pipeline = pipelines.CodePipeline(
             self,
             "Pipeline",
@@ -137,7 +139,7 @@ class PaymentPipelineStack(Stack):
             cdk_assets_cli_version=CDK_ASSETS_VERSION,
             # ...whose schema is older than the assembly's: the asset project publishes with the pinned CLI.
             asset_publishing_code_build_defaults=pipelines.CodeBuildOptions(
-                partial_build_spec=asset_publishing_defaults()
+                partial_build_spec=asset_publishing_defaults(), role_policy=[self.asset_lookup_roles]
             ),
             code_build_defaults=pipelines.CodeBuildOptions(
                 build_environment=codebuild.BuildEnvironment(build_image=BUILD_IMAGE),
@@ -174,6 +176,9 @@ class PaymentPipelineStack(Stack):
             self.catalog_stage = CatalogStage(self, CATALOG_STAGE_ID, catalog_settings=catalog_settings)
             self.pipeline.add_stage(self.catalog_stage)
 
+        grant_lookup_roles(
+            self.asset_lookup_roles, [*self.stages.values(), *([self.catalog_stage] if self.catalog_stage else [])]
+        )
         self.pipeline.build_pipeline()
         self._allow_the_connection(pipeline_settings)
         self._trigger_on_branch(pipeline_settings.branch)

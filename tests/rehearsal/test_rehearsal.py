@@ -208,6 +208,49 @@ def test_install_step_removed_fails_dev_smoke_naming_the_missing_module(
     assert "last " in progress and "lines of" in progress
 
 
+def test_the_assets_action_publishes_as_the_asset_role_reading_with_the_lookup_roles(
+    assembly: Path, source_repo: Path, emulator: Emulator, tmp_path: Path
+) -> None:
+    """Only a whole run reaches the Assets action, and a stage's deploy (`cdk deploy`) publishes what it lacks:
+    here the action runs alone, IAM enforced, with its assets removed first (else the CLI finds them published
+    and checks nothing). `cdk publish-assets` reads the bootstrap version with a role of the stack's account:
+    the asset role may assume the lookup roles, not the deploy roles (pipeline/asset_publishing.py)."""
+    s3 = emulator.client("s3")
+    keys: dict[str, set[str]] = {}
+    for manifest in assembly.glob("assembly-*/*.assets.json"):
+        for entry in json.loads(manifest.read_text())["files"].values():
+            if entry["source"]["path"].endswith(".template.json"):
+                continue  # templates reach CloudFormation from the pipeline's artifact, not this action
+            for destination in entry["destinations"].values():
+                bucket = destination["bucketName"].replace("${AWS::AccountId}", emulator.account)
+                keys.setdefault(bucket.replace("${AWS::Region}", emulator.region), set()).add(destination["objectKey"])
+    for bucket, names in keys.items():
+        listed = s3.list_objects_v2(Bucket=bucket).get("Contents", []) if _bucket_exists(s3, bucket) else []
+        for name in names & {o["Key"] for o in listed}:
+            s3.delete_object(Bucket=bucket, Key=name)
+
+    reports = tmp_path / "reports"
+    result, progress = _run(assembly, source_repo, reports, emulator, only_stage="Assets")
+    assert result.exit_code == 0, progress
+    (assets,) = [a for a in result.actions if a.stage == "Assets"]
+    assert assets.status == SUCCEEDED, progress
+    (log,) = reports.rglob(f"{assets.name}.log")
+    text = log.read_text()
+    assert "service role arn:aws:iam::111111111111:role/PaymentPipeline-PipelineAssetsFileRole" in text
+    assert "reads the bootstrap version with the lookup role" in text
+    assert "could not be used to assume" not in text  # every role it needed, it could assume
+    for bucket, names in keys.items():
+        assert names <= {o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])}
+
+
+def _bucket_exists(s3: Any, bucket: str) -> bool:
+    try:
+        s3.head_bucket(Bucket=bucket)
+    except s3.exceptions.ClientError:
+        return False
+    return True
+
+
 # --- a pipeline with another stage and step, no change to the rehearsal ---------------------------------
 
 GREET = {

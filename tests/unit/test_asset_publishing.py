@@ -109,3 +109,60 @@ def test_a_failed_publish_fails_the_action_and_is_retried(
         completed = subprocess.run(["bash", "-c", command], cwd=directory, env=env, capture_output=True, check=False)
         assert completed.returncode == 7
     assert len(Path(env["CDK_CALLS"]).read_text().splitlines()) == 2  # no "already published" after a failure
+
+
+def test_the_cli_reads_the_bootstrap_version_with_the_owning_stacks_lookup_role(
+    workspace: tuple[Path, dict[str, str]], pipeline_template: dict[str, Any], assembly_dir: Path
+) -> None:
+    """`cdk publish-assets` confirms the bootstrap version with the stack's deploy role, which the asset role may
+    not assume: in the build's copy, the owning stack's role for that is its lookup role (read-only)."""
+    directory, env = workspace
+    command = _asset_buildspec(pipeline_template, assembly_dir)["phases"]["build"]["commands"][0]
+    manifest_path = directory / re.search(r'--path "([^"/]+)/', command).group(1) / "manifest.json"
+    before = json.loads(manifest_path.read_text())["artifacts"]
+    completed = subprocess.run(
+        ["bash", "-c", command], cwd=directory, env=env, capture_output=True, text=True, check=False
+    )
+    assert completed.returncode == 0, completed.stderr
+    after = json.loads(manifest_path.read_text())["artifacts"]
+    stacks = [name for name, artifact in before.items() if artifact["type"] == "aws:cloudformation:stack"]
+    (owner,) = stacks
+    lookup_role = before[owner]["properties"]["lookupRole"]["arn"]
+    assert "-deploy-role-" in before[owner]["properties"]["assumeRoleArn"] and "-lookup-role-" in lookup_role
+    assert after[owner]["properties"]["assumeRoleArn"] == lookup_role
+    assert f"the CLI reads the bootstrap version with the lookup role {lookup_role}" in completed.stdout
+    assert {n: a for n, a in after.items() if n != owner} == {n: a for n, a in before.items() if n != owner}
+
+
+def test_the_asset_role_may_assume_the_stages_lookup_roles_and_no_deploy_role(
+    pipeline_template: dict[str, Any],
+) -> None:
+    resources = pipeline_template["Resources"]
+    (policy,) = [
+        r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::IAM::Policy" and r["Properties"]["Roles"] == [{"Ref": _asset_role(resources)}]
+    ]
+    assumed = [
+        statement["Resource"]
+        for statement in policy["PolicyDocument"]["Statement"]
+        if statement["Action"] == "sts:AssumeRole"
+    ]
+    arns = {json.dumps(resource) for resources_ in assumed for resource in _listed(resources_)}
+    assert not [arn for arn in arns if "-deploy-role-" in arn]
+    lookup = {arn for arn in arns if "-lookup-role-" in arn}
+    # dev, staging, prod and the catalog all live in 111111111111/us-east-1 here: one lookup role
+    assert lookup == {
+        json.dumps(
+            {"Fn::Sub": "arn:${AWS::Partition}:iam::111111111111:role/cdk-hnb659fds-lookup-role-111111111111-us-east-1"}
+        )
+    }
+
+
+def _asset_role(resources: dict[str, Any]) -> str:
+    (role,) = [name for name, r in resources.items() if r["Type"] == "AWS::IAM::Role" and "AssetsFileRole" in name]
+    return role
+
+
+def _listed(resource: Any) -> list[Any]:
+    return resource if isinstance(resource, list) else [resource]
