@@ -95,6 +95,9 @@ class RunState:
     deployed: dict[str, DeployedStack] = field(default_factory=dict)  # stack name -> accounting
     deployed_by: dict[str, str] = field(default_factory=dict)  # stack name -> action path
     runtimes: dict[str, StageRuntime] = field(default_factory=dict)
+    # The run includes the pipeline's asset actions: a deploy then needs its assets already published, as a
+    # CloudFormation action does (the CDK CLI's deploy would publish what is missing and hide a failed Assets).
+    assets_published_by_pipeline: bool = False
     not_emulated_files: dict[str, Path] = field(default_factory=dict)
     local_pages: dict[str, Path] = field(default_factory=dict)  # build id -> its local report page
     build_numbers: dict[str, int] = field(default_factory=dict)
@@ -517,6 +520,8 @@ def run_cloudformation(state: RunState, action: PlannedAction, log: Path) -> Out
         out.write(f"deploy {template} as {stack_name} ({mode}); parameters {parameters}\n")
         out.write(f"role {config.get('RoleArn', '(none)')}: the CDK CLI assumes the bootstrap roles instead\n")
     if artifact is not None:
+        if state.assets_published_by_pipeline:
+            _require_published_assets(state, artifact, action)
         try:
             run = cdk_cli.deploy(
                 artifact.display_name, assembly=_assembly_root(template), env=env, log_file=log, parameters=parameters
@@ -563,6 +568,22 @@ def run_cloudformation(state: RunState, action: PlannedAction, log: Path) -> Out
             "api_url": runtime.api_url,
         },
     )
+
+
+def _require_published_assets(state: RunState, artifact: StackArtifact, action: PlannedAction) -> None:
+    """Every file asset of the stack is in its bucket: CloudFormation publishes nothing, the Assets stage did."""
+    s3 = state.emulator.client("s3")
+    missing = []
+    for asset in artifact.file_assets(state.emulator.account, state.emulator.region):
+        try:
+            s3.head_object(Bucket=asset.bucket, Key=asset.key)
+        except s3.exceptions.ClientError:
+            missing.append(f"{asset.source_path} (s3://{asset.bucket}/{asset.key})")
+    if missing:
+        raise ActionFailedError(
+            f"action {action.path}: {artifact.display_name} needs assets the pipeline's Assets stage did not publish: "
+            f"{', '.join(missing)}; a CloudFormation deploy action publishes nothing"
+        )
 
 
 def _check_capabilities(template: dict[str, Any], capabilities: str, action: PlannedAction) -> None:

@@ -80,6 +80,35 @@ class StackArtifact:
             if entry.get("type") == "aws:cdk:logicalId" and isinstance(entry.get("data"), str)
         }
 
+    def file_assets(self, account: str, region: str) -> list[FileAsset]:
+        """The file assets a deploy of this stack needs in place (its asset manifests' files but the template,
+        which CloudFormation gets from the pipeline's artifact), with their destinations in `account`/`region`."""
+        manifest = json.loads((self.template_file.parent / "manifest.json").read_text()).get("artifacts", {})
+        found = []
+        for dependency in self.manifest_entry.get("dependencies", []):
+            artifact = manifest.get(dependency, {})
+            if artifact.get("type") != "cdk:asset-manifest":
+                continue
+            assets = json.loads((self.template_file.parent / artifact["properties"]["file"]).read_text())
+            for asset_id, entry in assets.get("files", {}).items():
+                if entry["source"]["path"] == self.template_file.name:
+                    continue
+                for destination in entry["destinations"].values():
+                    bucket, key = (
+                        destination[name].replace("${AWS::AccountId}", account).replace("${AWS::Region}", region)
+                        for name in ("bucketName", "objectKey")
+                    )
+                    found.append(FileAsset(asset_id, entry["source"]["path"], bucket, key))
+        return found
+
+
+@dataclass(frozen=True)
+class FileAsset:
+    asset_id: str
+    source_path: str
+    bucket: str
+    key: str
+
 
 _AGNOSTIC = "aws://unknown-account/unknown-region"  # what the CDK writes for environment-agnostic stacks
 

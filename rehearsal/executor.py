@@ -34,6 +34,7 @@ from rehearsal.safety import DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY, check
 from rehearsal.variables import UnresolvedVariableError, Variables
 
 LAST_LOG_LINES = 25
+ASSETS_STAGE = "Assets"  # CDK Pipelines' stage of the asset-publishing actions
 SUCCEEDED, FAILED, NOT_EMULATED = "Succeeded", "Failed", "Not emulated"
 REUSED, SKIPPED, NOT_RUN, STOPPED = "Reused", "Skipped", "Not run", "Stopped at approval"
 
@@ -235,6 +236,10 @@ class PipelineRehearsal:
 
     def _execute(self, plan: PipelinePlan, result: RunResult, *, deploy_only: bool) -> None:
         selected = self._selection(plan, deploy_only)
+        assert self.state is not None
+        self.state.assets_published_by_pipeline = any(
+            a.path in selected for stage in plan.stages if stage.name == ASSETS_STAGE for a in stage.actions
+        )
         stopped = False
         for stage in plan.stages:
             if stopped:

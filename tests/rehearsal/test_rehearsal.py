@@ -18,12 +18,14 @@ import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import boto3
 import pytest
 
-from rehearsal import iam, run_report, shims
+from rehearsal import actions, iam, run_report, shims
+from rehearsal.assembly import stacks
 from rehearsal.emulator import Emulator
 from rehearsal.executor import FAILED, NOT_EMULATED, SKIPPED, SUCCEEDED, Console, PipelineRehearsal, RunResult
 from rehearsal.pipeline_plan import PIPELINE_TYPE, TemplateValues, load_plan, pipelines_in
@@ -241,6 +243,40 @@ def test_the_assets_action_publishes_as_the_asset_role_reading_with_the_lookup_r
     assert "could not be used to assume" not in text  # every role it needed, it could assume
     for bucket, names in keys.items():
         assert names <= {o["Key"] for o in s3.list_objects_v2(Bucket=bucket).get("Contents", [])}
+
+
+def test_a_deploy_after_the_assets_stage_needs_its_assets_in_place(assembly: Path, emulator: Emulator) -> None:
+    """In a run with the Assets stage a deploy action fails on an asset that stage did not publish, as a
+    CloudFormation action would (the CLI's deploy would publish it and hide the failed Assets action)."""
+    (dev,) = [s for s in stacks(assembly) if s.display_name == "PaymentPipeline/dev/PaymentStack"]
+    needed = dev.file_assets(emulator.account, emulator.region)
+    assert needed and not [a for a in needed if a.source_path.endswith(".template.json")]
+    s3 = emulator.client("s3")
+    state, action = SimpleNamespace(emulator=emulator), SimpleNamespace(path="dev/PaymentStack.Deploy")
+    # The emulator is shared: what the test puts there it removes, and a real asset it deletes it puts back.
+    saved: dict[tuple[str, str], bytes | None] = {}
+    for asset in needed:
+        if not _bucket_exists(s3, asset.bucket):
+            s3.create_bucket(Bucket=asset.bucket)
+        try:
+            saved[asset.bucket, asset.key] = s3.get_object(Bucket=asset.bucket, Key=asset.key)["Body"].read()
+        except s3.exceptions.ClientError:
+            saved[asset.bucket, asset.key] = None
+            s3.put_object(Bucket=asset.bucket, Key=asset.key, Body=b"placeholder")
+    try:
+        actions._require_published_assets(state, dev, action)  # type: ignore[arg-type]
+        gone = needed[0]
+        s3.delete_object(Bucket=gone.bucket, Key=gone.key)
+        with pytest.raises(actions.ActionFailedError) as refused:
+            actions._require_published_assets(state, dev, action)  # type: ignore[arg-type]
+    finally:
+        for (bucket, key), body in saved.items():
+            if body is None:
+                s3.delete_object(Bucket=bucket, Key=key)
+            else:
+                s3.put_object(Bucket=bucket, Key=key, Body=body)
+    assert f"{gone.source_path} (s3://{gone.bucket}/{gone.key})" in str(refused.value)
+    assert "did not publish" in str(refused.value) and "dev/PaymentStack.Deploy" in str(refused.value)
 
 
 def _bucket_exists(s3: Any, bucket: str) -> bool:
