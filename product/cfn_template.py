@@ -16,6 +16,46 @@ from typing import Any, ClassVar
 _SUB_VARIABLE = re.compile(r"\$\{([^}!]+)\}")
 
 
+def condition_holds(
+    node: Any,
+    *,
+    resolve: Callable[[Any], Any],
+    condition: Callable[[str], bool],
+    equals: Callable[[Any, Any], bool],
+    other: Callable[[Any], bool],
+) -> bool:
+    """A condition expression (Condition, Fn::Equals, Fn::Not, Fn::And, Fn::Or) evaluated with the caller's
+    `resolve` for the operands of Fn::Equals, `equals` to compare them, `condition` for a named condition and
+    `other` for any other node: what a caller cannot resolve is its own policy, the walk is the same."""
+
+    def holds(item: Any) -> bool:
+        if isinstance(item, dict) and len(item) == 1:
+            ((function, argument),) = item.items()
+            if function == "Condition":
+                return condition(argument)
+            if function == "Fn::Equals":
+                left, right = (resolve(side) for side in argument)
+                return equals(left, right)
+            if function == "Fn::Not":
+                return not holds(argument[0])
+            if function == "Fn::And":
+                return all(holds(part) for part in argument)
+            if function == "Fn::Or":
+                return any(holds(part) for part in argument)
+        return other(item)
+
+    return holds(node)
+
+
+def _equal_or_unknown(left: Any, right: Any) -> bool:
+    """A comparison with a value left symbolic (a dict) holds: its subject is checked, not skipped."""
+    return True if isinstance(left, dict) or isinstance(right, dict) else bool(left == right)
+
+
+def _not_false(node: Any) -> bool:
+    return node is not False
+
+
 class TemplateResolver:
     """Resolves Ref, Fn::GetAtt, Join, Sub, Select, Split, FindInMap, If and the template's conditions.
 
@@ -128,17 +168,6 @@ class TemplateResolver:
     }
 
     def _holds(self, node: Any) -> bool:
-        if isinstance(node, dict) and len(node) == 1:
-            ((function, argument),) = node.items()
-            if function == "Condition":
-                return self.condition(argument)
-            if function == "Fn::Equals":
-                left, right = (self.resolve(side) for side in argument)
-                return True if isinstance(left, dict) or isinstance(right, dict) else bool(left == right)
-            if function == "Fn::Not":
-                return not self._holds(argument[0])
-            if function == "Fn::And":
-                return all(self._holds(item) for item in argument)
-            if function == "Fn::Or":
-                return any(self._holds(item) for item in argument)
-        return node is not False
+        return condition_holds(
+            node, resolve=self.resolve, condition=self.condition, equals=_equal_or_unknown, other=_not_false
+        )

@@ -10,10 +10,13 @@ logical ids, names and tags; hashes of launch-time properties in logical ids).
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from product.cfn_template import condition_holds
 
 _DROP = object()  # AWS::NoValue, or an element whose condition is false
 
@@ -45,19 +48,10 @@ class Instance:
         return self._conditions[name]
 
     def _evaluate(self, expression: Any) -> bool:
-        ((function, argument),) = expression.items()
-        if function == "Condition":
-            return self.condition(argument)
-        if function == "Fn::Equals":
-            left, right = (self.resolve(a) for a in argument)
-            return left == right
-        if function == "Fn::Not":
-            return not self._evaluate(argument[0])
-        if function == "Fn::And":
-            return all(self._evaluate(a) for a in argument)
-        if function == "Fn::Or":
-            return any(self._evaluate(a) for a in argument)
-        raise ValueError(f"unsupported condition function {function}")
+        """Strict, unlike the product's resolver: values compare as resolved, anything else is an error."""
+        return condition_holds(
+            expression, resolve=self.resolve, condition=self.condition, equals=operator.eq, other=_unsupported
+        )
 
     # -- values -------------------------------------------------------------------------------------
     def resolve(self, value: Any) -> Any:
@@ -115,6 +109,10 @@ class Instance:
             for key, output in self.template.get("Outputs", {}).items()
             if "Condition" not in output or self.condition(output["Condition"])
         }
+
+
+def _unsupported(node: Any) -> bool:
+    raise ValueError(f"unsupported condition expression {node!r}")
 
 
 def _join(separator: str, parts: Any) -> Any:

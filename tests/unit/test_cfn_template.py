@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import operator
 from typing import Any
 
 import pytest
 
-from product.cfn_template import TemplateResolver
+from product.cfn_template import TemplateResolver, condition_holds
+from tests.unit.template_instance import Instance
 
 TEMPLATE: dict[str, Any] = {
     "Parameters": {"Profile": {"Type": "String", "Default": "dev"}, "Shield": {"Type": "String"}},
@@ -69,3 +71,22 @@ def test_an_unknown_function_is_kept_and_a_missing_mapping_entry_is_named() -> N
     assert _resolver().resolve({"Fn::ImportValue": {"Ref": "Profile"}}) == {"Fn::ImportValue": "dev"}
     with pytest.raises(LookupError, match="Fn::FindInMap Knobs/test/Memory: the template has no such entry"):
         _resolver(Profile="test").resolve({"Fn::FindInMap": ["Knobs", {"Ref": "Profile"}, "Memory"]})
+
+
+def test_one_condition_walk_serves_the_permissive_resolver_and_the_strict_test_instance() -> None:
+    """The product's resolver takes what it cannot know as holding; the tests' Instance refuses it."""
+    unknown = {"Fn::Contains": [["a"], "a"]}
+    values = {"Profile": "prod"}
+
+    def resolve(node: Any) -> Any:
+        return values.get(node["Ref"], node) if isinstance(node, dict) and "Ref" in node else node
+
+    both = {"Fn::Or": [{"Fn::Not": [{"Fn::Equals": [{"Ref": "Profile"}, "dev"]}]}, unknown]}
+    assert condition_holds(both, resolve=resolve, condition=bool, equals=operator.eq, other=lambda n: n is not False)
+
+    template = {**TEMPLATE, "Conditions": {**TEMPLATE["Conditions"], "Odd": unknown}}
+    assert _Named(template, pseudo={}, parameters={}).condition("Odd") is True
+    strict = Instance(template, parameters={"Profile": "prod", "Shield": "true"})
+    assert strict.condition("ProdWithShield") is True and strict.condition("NotProd") is False
+    with pytest.raises(ValueError, match=r"unsupported condition expression .*Fn::Contains"):
+        strict.condition("Odd")
