@@ -1,6 +1,8 @@
 """Fixtures for the rehearsal tests: one synth, one emulator, one bootstrap for the whole session.
 
-- The app is synthesized once, with the real CDK CLI, into a temporary directory (never cdk.out).
+- The app is synthesized once, with the real CDK CLI, into a temporary directory (never cdk.out). Under
+  scripts/check, whose own synth runs beside the tests, that synth is the one: the session waits for it and
+  copies its assembly (`CHECK_SYNTH_STATUS`), so the check synthesizes the app once, not twice.
 - One in-process moto emulator is shared by every test (bootstrapped once); tests deploy different
   stages into it, so none depends on another's stack.
 - AWS credential, profile and endpoint variables of the caller are removed for the session: the
@@ -10,7 +12,9 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -42,10 +46,32 @@ def no_aws_credentials() -> Iterator[None]:
         yield
 
 
+CHECK_SYNTH_STATUS = "CHECK_SYNTH_STATUS"  # scripts/check: the file its synth writes "<exit status> <assembly>" to
+CHECK_SYNTH_WAIT_S = 900.0
+
+
+def check_assembly(status_file: Path, timeout_s: float = CHECK_SYNTH_WAIT_S) -> Path:
+    """The assembly scripts/check's own `cdk synth` wrote, once it has finished; fails the session if it failed."""
+    deadline = time.monotonic() + timeout_s
+    while not status_file.is_file():
+        if time.monotonic() > deadline:
+            pytest.fail(f"scripts/check's synth wrote no {status_file} in {timeout_s:.0f} s", pytrace=False)
+        time.sleep(0.2)
+    status, _, directory = status_file.read_text().strip().partition(" ")
+    if status != "0":
+        pytest.fail(
+            f"scripts/check's synth failed (exit {status}); its output is in reports/synth-and-lint.log", pytrace=False
+        )
+    return Path(directory)
+
+
 @pytest.fixture(scope="session")
 def assembly(tmp_path_factory: pytest.TempPathFactory, no_aws_credentials: None) -> Path:
-    """The whole app, synthesized once by the CDK CLI (nag gate included)."""
+    """The whole app, synthesized once by the CDK CLI (nag gate included): the check's synth, or the session's."""
     outdir = tmp_path_factory.mktemp("rehearsal-assembly")
+    if status_file := os.environ.get(CHECK_SYNTH_STATUS):
+        shutil.copytree(check_assembly(Path(status_file)), outdir, dirs_exist_ok=True, symlinks=True)
+        return outdir
     cdk_cli.synth(outdir=outdir, env=dict(os.environ), log_file=outdir.parent / "rehearsal-synth.log")
     return outdir
 

@@ -9,6 +9,7 @@ import io
 import json
 import socket
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ from rehearsal.safety import (
     check_caller_environment,
     emulator_environment,
 )
+from tests.rehearsal.conftest import check_assembly
 from tests.smoke import target as smoke_target
 from tests.smoke.api_client import ApiClient
 from tests.smoke.report import render_html
@@ -473,3 +475,33 @@ def test_a_hosted_function_whose_init_fails_leaves_the_harness_collecting_garbag
         load_handler(tmp_path, "failing.handler", {}, io.StringIO())
     assert gc.isenabled()
     assert gc.get_freeze_count() == 0
+
+
+# --- the session's assembly under scripts/check -----------------------------------------------------------
+
+
+def test_the_checks_assembly_is_taken_once_its_synth_has_written_its_status(tmp_path: Path) -> None:
+    status = tmp_path / "synth.status"
+
+    def finish() -> None:
+        time.sleep(0.3)
+        status.write_text(f"0 {tmp_path / 'cdk.out'}\n")
+
+    writer = threading.Thread(target=finish)
+    writer.start()
+    try:
+        assert check_assembly(status, timeout_s=30) == tmp_path / "cdk.out"
+    finally:
+        writer.join()
+
+
+def test_a_failed_check_synth_fails_the_session_and_names_its_log(tmp_path: Path) -> None:
+    status = tmp_path / "synth.status"
+    status.write_text(f"1 {tmp_path / 'cdk.out'}\n")
+    with pytest.raises(pytest.fail.Exception, match=r"synth failed \(exit 1\).*reports/synth-and-lint.log"):
+        check_assembly(status, timeout_s=30)
+
+
+def test_a_check_synth_that_writes_no_status_fails_the_session_after_the_wait(tmp_path: Path) -> None:
+    with pytest.raises(pytest.fail.Exception, match=r"wrote no .*synth.status in 0 s"):
+        check_assembly(tmp_path / "synth.status", timeout_s=0.3)
