@@ -1,10 +1,12 @@
-"""Fixtures for the rehearsal tests: one synth, one emulator, one bootstrap for the whole session.
+"""Fixtures for the rehearsal tests: one synth per session, and one emulator and bootstrap per worker.
 
 - The app is synthesized once, with the real CDK CLI, into a temporary directory (never cdk.out). Under
-  scripts/check, whose own synth runs beside the tests, that synth is the one: the session waits for it and
-  copies its assembly (`CHECK_SYNTH_STATUS`), so the check synthesizes the app once, not twice.
-- One in-process moto emulator is shared by every test (bootstrapped once); tests deploy different
-  stages into it, so none depends on another's stack.
+  scripts/check, whose own synth runs beside the tests, that synth is the one: each worker waits for it and
+  copies its assembly (`CHECK_SYNTH_STATUS`), so the check synthesizes the app once, not twice. Without it, the
+  first worker that needs the assembly synthesizes it and the other waits for that synth the same way.
+- Each worker that runs a rehearsal module has one in-process moto emulator, shared by its tests and
+  bootstrapped once (tests/conftest.py keeps it off the worker's runtime tests); tests deploy different stages
+  into it, so none depends on another's stack.
 - AWS credential, profile and endpoint variables of the caller are removed for the session: the
   rehearsal refuses to run next to real credentials, and these tests are the harness itself.
 """
@@ -47,32 +49,65 @@ def no_aws_credentials() -> Iterator[None]:
 
 
 CHECK_SYNTH_STATUS = "CHECK_SYNTH_STATUS"  # scripts/check: the file its synth writes "<exit status> <assembly>" to
-CHECK_SYNTH_WAIT_S = 900.0
+CHECK_SYNTH_LOG = "reports/synth-and-lint.log"
+SYNTH_WAIT_S = 900.0
 
 
-def check_assembly(status_file: Path, timeout_s: float = CHECK_SYNTH_WAIT_S) -> Path:
-    """The assembly scripts/check's own `cdk synth` wrote, once it has finished; fails the session if it failed."""
+def wait_for_synth(
+    status_file: Path,
+    timeout_s: float = SYNTH_WAIT_S,
+    *,
+    who: str = "scripts/check's synth",
+    log: str = CHECK_SYNTH_LOG,
+) -> Path:
+    """The assembly a `cdk synth` in another process wrote, once it has written its status; fails the session if
+    that synth failed or never finished."""
     deadline = time.monotonic() + timeout_s
     while not status_file.is_file():
         if time.monotonic() > deadline:
-            pytest.fail(f"scripts/check's synth wrote no {status_file} in {timeout_s:.0f} s", pytrace=False)
+            pytest.fail(f"{who} wrote no {status_file} in {timeout_s:.0f} s", pytrace=False)
         time.sleep(0.2)
     status, _, directory = status_file.read_text().strip().partition(" ")
     if status != "0":
-        pytest.fail(
-            f"scripts/check's synth failed (exit {status}); its output is in reports/synth-and-lint.log", pytrace=False
-        )
+        pytest.fail(f"{who} failed (exit {status}); its output is in {log}", pytrace=False)
     return Path(directory)
+
+
+def write_synth_status(status_file: Path, status: int, assembly: Path) -> None:
+    """What wait_for_synth waits for, written whole (scripts/check writes the same line)."""
+    partial = status_file.with_name(status_file.name + ".partial")
+    partial.write_text(f"{status} {assembly}\n")
+    partial.rename(status_file)
+
+
+def synthesized_once(shared_root: Path) -> Path:
+    """The app synthesized by the first of the session's workers to ask; the others wait for its status file."""
+    status_file, log_file = shared_root / "rehearsal-synth.status", shared_root / "rehearsal-synth.log"
+    try:
+        os.close(os.open(shared_root / "rehearsal-synth.lock", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return wait_for_synth(status_file, who="another worker's synth", log=str(log_file))
+    outdir, status = shared_root / "rehearsal-synth", 1
+    try:
+        cdk_cli.synth(outdir=outdir, env=dict(os.environ), log_file=log_file)
+        status = 0
+    finally:
+        write_synth_status(status_file, status, outdir)
+    return outdir
 
 
 @pytest.fixture(scope="session")
 def assembly(tmp_path_factory: pytest.TempPathFactory, no_aws_credentials: None) -> Path:
-    """The whole app, synthesized once by the CDK CLI (nag gate included): the check's synth, or the session's."""
-    outdir = tmp_path_factory.mktemp("rehearsal-assembly")
+    """The whole app, synthesized once by the CDK CLI (nag gate included): the check's synth, or the session's.
+    Each worker tests its own copy."""
     if status_file := os.environ.get(CHECK_SYNTH_STATUS):
-        shutil.copytree(check_assembly(Path(status_file)), outdir, dirs_exist_ok=True, symlinks=True)
-        return outdir
-    cdk_cli.synth(outdir=outdir, env=dict(os.environ), log_file=outdir.parent / "rehearsal-synth.log")
+        synthesized = wait_for_synth(Path(status_file))
+    else:
+        # pytest-xdist gives each worker a directory of its own under the session's
+        workers_share = tmp_path_factory.getbasetemp()
+        synthesized = synthesized_once(workers_share.parent if "PYTEST_XDIST_WORKER" in os.environ else workers_share)
+    outdir = tmp_path_factory.mktemp("rehearsal-assembly")
+    shutil.copytree(synthesized, outdir, dirs_exist_ok=True, symlinks=True)
     return outdir
 
 

@@ -17,6 +17,7 @@ import boto3
 import pytest
 
 from rehearsal import __main__ as cli
+from rehearsal import cdk_cli
 from rehearsal.assembly import stacks
 from rehearsal.event_sources import QueueMapping, SqsPoller
 from rehearsal.faults import parse_faults
@@ -29,7 +30,7 @@ from rehearsal.safety import (
     check_caller_environment,
     emulator_environment,
 )
-from tests.rehearsal.conftest import check_assembly
+from tests.rehearsal.conftest import synthesized_once, wait_for_synth
 from tests.smoke import target as smoke_target
 from tests.smoke.api_client import ApiClient
 from tests.smoke.report import render_html
@@ -490,7 +491,7 @@ def test_the_checks_assembly_is_taken_once_its_synth_has_written_its_status(tmp_
     writer = threading.Thread(target=finish)
     writer.start()
     try:
-        assert check_assembly(status, timeout_s=30) == tmp_path / "cdk.out"
+        assert wait_for_synth(status, timeout_s=30) == tmp_path / "cdk.out"
     finally:
         writer.join()
 
@@ -499,9 +500,43 @@ def test_a_failed_check_synth_fails_the_session_and_names_its_log(tmp_path: Path
     status = tmp_path / "synth.status"
     status.write_text(f"1 {tmp_path / 'cdk.out'}\n")
     with pytest.raises(pytest.fail.Exception, match=r"synth failed \(exit 1\).*reports/synth-and-lint.log"):
-        check_assembly(status, timeout_s=30)
+        wait_for_synth(status, timeout_s=30)
 
 
 def test_a_check_synth_that_writes_no_status_fails_the_session_after_the_wait(tmp_path: Path) -> None:
     with pytest.raises(pytest.fail.Exception, match=r"wrote no .*synth.status in 0 s"):
-        check_assembly(tmp_path / "synth.status", timeout_s=0.3)
+        wait_for_synth(tmp_path / "synth.status", timeout_s=0.3)
+
+
+# --- the session's assembly without scripts/check: the first worker synthesizes, the other waits ----------
+
+
+def test_the_worker_that_finds_the_lock_taken_waits_for_the_others_synth(tmp_path: Path) -> None:
+    (tmp_path / "rehearsal-synth.lock").touch()
+    (tmp_path / "rehearsal-synth.status").write_text(f"0 {tmp_path / 'rehearsal-synth'}\n")
+    assert synthesized_once(tmp_path) == tmp_path / "rehearsal-synth"
+    (tmp_path / "rehearsal-synth.status").write_text(f"2 {tmp_path / 'rehearsal-synth'}\n")
+    with pytest.raises(pytest.fail.Exception, match=r"another worker's synth failed \(exit 2\).*rehearsal-synth.log"):
+        synthesized_once(tmp_path)
+
+
+def test_the_synthesizing_worker_writes_its_status_even_when_the_synth_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[Path] = []
+
+    def synth(*, outdir: Path, env: dict[str, str], log_file: Path) -> None:
+        calls.append(outdir)
+        if len(calls) > 1:
+            raise cdk_cli.CdkError("`cdk synth` failed (exit 1)")
+
+    monkeypatch.setattr(cdk_cli, "synth", synth)
+    assert synthesized_once(tmp_path) == tmp_path / "rehearsal-synth"
+    assert (tmp_path / "rehearsal-synth.status").read_text() == f"0 {tmp_path / 'rehearsal-synth'}\n"
+    assert synthesized_once(tmp_path) == tmp_path / "rehearsal-synth"  # the lock is taken: waited, no second synth
+    again = tmp_path / "again"
+    again.mkdir()
+    with pytest.raises(cdk_cli.CdkError):
+        synthesized_once(again)
+    assert (again / "rehearsal-synth.status").read_text().startswith("1 ")
+    assert len(calls) == 2
