@@ -13,15 +13,21 @@
   set, which is how pip's environment spells `--no-compile` (a `--no-*` option takes a false value; `=1`
   would leave byte-compiling on): installs skip byte-compiling; modules compile when imported.
 
-The image's Python is built once per interpreter per process, as an image is built once and not per build:
-`venv` with its pip (ensurepip byte-compiles pip, about 3 s of CPU). Each build's environment is then a new
-`venv --without-pip` into which that pip is copied: a separate environment with nothing from earlier
-builds, in a tenth of the time.
+The image's Python is built once per interpreter per machine, as an image is built once and not per build:
+`venv` with its pip (ensurepip runs pip from its wheel and byte-compiles it, about 2.5 s of CPU), kept in
+`image_cache()` (under the temporary directory, so a reboot clears it), keyed by the interpreter's path, size
+and modification time. Each process checks the cached one against the RECORD files of its packages (pip's
+own hashes) before its first build and builds it again when a file differs or a build of it was interrupted.
+Each build's environment is then a new `venv --without-pip` into which that pip is linked: a separate
+environment with nothing from earlier builds, in a tenth of the time.
 """
 
 from __future__ import annotations
 
-import atexit
+import base64
+import csv
+import fcntl
+import hashlib
 import os
 import re
 import shutil
@@ -185,18 +191,61 @@ def _shebang(executable: Path) -> str:
 
 _IMAGE_PYTHONS: dict[str, Path] = {}
 _IMAGE_LOCK = threading.Lock()
+_BUILT = "image-complete"  # written last: a directory without it is a build that did not finish
+
+
+def image_cache() -> Path:
+    return Path(tempfile.gettempdir()) / f"rehearsal-image-python-{os.getuid()}"
 
 
 def _image_python(interpreter: str) -> Path:
-    """The venv (with pip) every build of `interpreter` starts from: made once per process, never handed to a
-    build itself, removed when the process ends."""
+    """The venv (with pip) every build of `interpreter` starts from, never handed to a build itself."""
     with _IMAGE_LOCK:
         if interpreter not in _IMAGE_PYTHONS:
-            home = Path(tempfile.mkdtemp(prefix="rehearsal-image-python-"))
-            atexit.register(shutil.rmtree, home, ignore_errors=True)
-            _venv(interpreter, home / "python")
-            _IMAGE_PYTHONS[interpreter] = home / "python"
+            _IMAGE_PYTHONS[interpreter] = _cached_image_python(interpreter, image_cache())
         return _IMAGE_PYTHONS[interpreter]
+
+
+def _cached_image_python(interpreter: str, cache: Path) -> Path:
+    real = Path(interpreter).resolve()
+    stat = real.stat()
+    key = hashlib.sha256(f"{real}\0{stat.st_size}\0{stat.st_mtime_ns}".encode()).hexdigest()[:16]
+    home = cache / key
+    seed = home / "python"
+    cache.mkdir(mode=0o700, parents=True, exist_ok=True)
+    with (cache / f"{key}.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # another process building the same one: wait for it, then use it
+        if (home / _BUILT).is_file() and not changed_files(seed):
+            return seed
+        shutil.rmtree(home, ignore_errors=True)
+        _venv(interpreter, seed)
+        if changed := changed_files(seed):
+            raise ImageError(f"the new image Python {seed} does not match its own RECORD: {changed[:3]}")
+        (home / _BUILT).touch()
+    return seed
+
+
+def changed_files(venv: Path) -> list[str]:
+    """Files of the venv's installed packages that are missing or differ from their RECORD hash; ['no RECORD']
+    when there is nothing to check against."""
+    site = _site_packages(venv)
+    records = sorted(site.glob("*.dist-info/RECORD"))
+    if not records:
+        return ["no RECORD"]
+    changed = []
+    for record in records:
+        for row in csv.reader(record.read_text().splitlines()):
+            if len(row) < 2 or not row[1] or row[0].startswith(".."):
+                continue  # RECORD itself, and the entry points in bin/ (each build writes its own)
+            algorithm, _, expected = row[1].partition("=")
+            try:
+                digest = hashlib.new(algorithm, (site / row[0]).read_bytes()).digest()
+            except (OSError, ValueError):
+                changed.append(row[0])
+                continue
+            if base64.urlsafe_b64encode(digest).rstrip(b"=").decode() != expected:
+                changed.append(row[0])
+    return changed
 
 
 def _venv(interpreter: str, venv: Path, *options: str) -> None:

@@ -1,8 +1,9 @@
 """The build image (rehearsal/build_image.py): each build a new Python environment with pip and nothing else.
 
-The image's pip is made once per process and linked into each build's venv; these tests show that a build
-still starts from a clean environment, cannot change the image for later builds, and that pip installs
-skip byte-compiling as the image's environment says. Packages are local wheels: no package index is used.
+The image's pip is made once per machine and linked into each build's venv; these tests show that a build
+still starts from a clean environment, cannot change the image for later builds, that a changed or unfinished
+image is built again, and that pip installs skip byte-compiling as the image's environment says. Packages are
+local wheels: no package index is used.
 """
 
 from __future__ import annotations
@@ -10,7 +11,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import subprocess
+import sys
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -99,3 +102,81 @@ def test_a_file_a_build_leaves_in_its_temp_directory_is_not_seen_by_the_next(tmp
     assert _run(first, "python3", "-c", look).stdout.strip() == "True"
     assert first.env["TMPDIR"] != second.env["TMPDIR"]
     assert all(Path(image.env["TMPDIR"]).is_relative_to(image.root) for image in (first, second))
+
+
+# --- the image's Python, built once per machine ------------------------------------------------------------
+
+
+def _fake_venv(calls: list[Path]) -> Callable[..., None]:
+    """`venv` standing in for the real one (2.5 s each): one package with its RECORD, as pip writes it."""
+
+    def make(interpreter: str, venv: Path, *options: str) -> None:
+        calls.append(venv)
+        site = venv / "lib" / "python3.99" / "site-packages"
+        (site / "probe").mkdir(parents=True)
+        (site / "probe-1.0.dist-info").mkdir()
+        data = b"VALUE = 42\n"
+        (site / "probe" / "__init__.py").write_bytes(data)
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        record = f"probe/__init__.py,sha256={digest},{len(data)}\nprobe-1.0.dist-info/RECORD,,\n../../../bin/probe,,\n"
+        (site / "probe-1.0.dist-info" / "RECORD").write_text(record)
+
+    return make
+
+
+@pytest.fixture
+def image_builds(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[Path]:
+    calls: list[Path] = []
+    monkeypatch.setattr(build_image, "_venv", _fake_venv(calls))
+    monkeypatch.setattr(build_image, "image_cache", lambda: tmp_path / "cache")
+    monkeypatch.setattr(build_image, "_IMAGE_PYTHONS", {})
+    return calls
+
+
+def _next_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(build_image, "_IMAGE_PYTHONS", {})
+
+
+def test_the_image_python_is_built_once_and_taken_from_the_cache_by_later_processes(
+    image_builds: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed = build_image._image_python(sys.executable)
+    assert build_image._image_python(sys.executable) == seed and len(image_builds) == 1  # this process: remembered
+    _next_process(monkeypatch)
+    assert build_image._image_python(sys.executable) == seed and len(image_builds) == 1  # the next: from the cache
+    assert build_image.changed_files(seed) == []
+
+
+def test_an_image_python_whose_files_changed_is_built_again(
+    image_builds: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A build that wrote into a linked file in place would have changed the image for every later build."""
+    seed = build_image._image_python(sys.executable)
+    (module,) = seed.glob("lib/python*/site-packages/probe/__init__.py")
+    with module.open("a") as written_in_place:
+        written_in_place.write("VALUE = 0\n")
+    assert build_image.changed_files(seed) == ["probe/__init__.py"]
+    _next_process(monkeypatch)
+    assert build_image._image_python(sys.executable) == seed and len(image_builds) == 2
+    assert module.read_text() == "VALUE = 42\n" and build_image.changed_files(seed) == []
+
+
+def test_an_image_python_whose_build_did_not_finish_is_built_again(
+    image_builds: list[Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seed = build_image._image_python(sys.executable)
+    (seed.parent / "image-complete").unlink()  # as when the process building it was killed
+    _next_process(monkeypatch)
+    assert build_image._image_python(sys.executable) == seed and len(image_builds) == 2
+    assert (seed.parent / "image-complete").is_file()
+
+
+def test_an_image_python_without_a_record_cannot_be_checked_and_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def bare(interpreter: str, venv: Path, *options: str) -> None:
+        (venv / "lib" / "python3.99" / "site-packages").mkdir(parents=True)
+
+    monkeypatch.setattr(build_image, "_venv", bare)
+    with pytest.raises(build_image.ImageError, match=r"does not match its own RECORD: \['no RECORD'\]"):
+        build_image._cached_image_python(sys.executable, tmp_path / "cache")
