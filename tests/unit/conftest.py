@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk import App, Environment
+from aws_cdk import Environment
 from aws_cdk.assertions import Template
 
 import pipeline_app
@@ -20,6 +20,7 @@ from product.compliance import add_nag_gate
 from product.payment_stack import PaymentStack
 from product.profiles import ENVIRONMENT_NAMES, profile_for
 from rehearsal.assembly import product_template_files, stack_templates
+from tests.unit.apps import new_app
 
 # These tests talk to moto's in-process mocks. An endpoint override in the caller's environment (the
 # rehearsal's synth action runs the suite with AWS pointed at its emulator) would send the mocked calls past
@@ -62,7 +63,7 @@ def assembly_dir(
 ) -> Path:
     """The app exactly as `pipeline_app.main` builds it, synthesized once."""
     outdir = tmp_path_factory.mktemp("cdk.out")
-    app = App(context=cdk_context, outdir=str(outdir), builtin_cloud_formation_validation=False)
+    app = new_app(context=cdk_context, outdir=str(outdir))
     direct_deploy = pipeline_app.read_direct_deploy_target(cdk_context, {"CDK_DEFAULT_ACCOUNT": TEST_ACCOUNT})
     pipeline_app.build_app(app, delivery_settings, direct_deploy, pipeline_settings)
     app.synth()
@@ -101,9 +102,7 @@ def opt_ins_template(
     tmp_path_factory: pytest.TempPathFactory, cdk_context: dict[str, Any], delivery_settings: DeliverySettings
 ) -> Template:
     """A dev stack with every opt-in on (Shield, GuardDuty detector, account cost monitor, e-mail)."""
-    app = App(
-        context=cdk_context, outdir=str(tmp_path_factory.mktemp("optins")), builtin_cloud_formation_validation=False
-    )
+    app = new_app(context=cdk_context, outdir=str(tmp_path_factory.mktemp("optins")))
     options = replace(
         delivery_settings.deployment_options("optins", "us-east-1"),
         notification_email="payments-oncall@example.com",

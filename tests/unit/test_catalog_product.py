@@ -25,6 +25,7 @@ from product.catalog.knobs import (
 from product.catalog.parameters import COST_MONITOR, GUARDDUTY, NAME_SUFFIX, OPT_INS, PROFILE, SHIELD
 from product.errors import ConfigurationError
 from product.profiles import ENVIRONMENT_NAMES, PROFILES
+from tests.unit.apps import new_app
 from tests.unit.template_instance import Instance, comparable
 
 CATALOG_ACCOUNT, CATALOG_REGION = "111111111111", "us-east-1"
@@ -166,9 +167,9 @@ def test_knobs_that_cannot_vary_at_launch_must_agree_or_have_a_policy() -> None:
             "fleet": type(PROFILES["prod"].fleet)(min=2, max=10, desired=3, instance_type="m7i.large"),
         }
     )
-    from aws_cdk import App, CfnMapping, Stack  # noqa: PLC0415
+    from aws_cdk import CfnMapping, Stack  # noqa: PLC0415
 
-    mapping = CfnMapping(Stack(App(), "S"), "M", mapping=profile_mapping_rows(differing))
+    mapping = CfnMapping(Stack(new_app(), "S"), "M", mapping=profile_mapping_rows(differing))
     with pytest.raises(ConfigurationError, match=r"knob 'fleet.instance_type' differs between profiles"):
         launch_profile(mapping, "dev", differing)
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk import App, Environment, Names, Stack, Stage, Token
+from aws_cdk import Environment, Names, Stack, Stage, Token
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_servicecatalog as servicecatalog
 from constructs import Construct
@@ -25,6 +25,7 @@ from product.catalog.settings import CatalogSettings
 from product.catalog.versions import SNAPSHOT_DIRECTORY, VERSIONS, ProductVersion, validate
 from product.compliance import add_nag_gate
 from product.errors import ConfigurationError
+from tests.unit.apps import new_app
 from tests.unit.template_instance import comparable
 
 ACCOUNT, REGION = "111111111111", "us-east-1"
@@ -34,7 +35,7 @@ PUBLISH_STAGE = "Publish"
 def _snapshot_name(version: str, stage: str | None = None, *, in_pipeline: bool = False) -> str:
     """aws-cdk's snapshot file name for the catalog at App/[PaymentPipeline/catalog | stage]/PaymentCatalog
     (the pipeline's publication stage is where the app puts it; cheap scaffold, no synth)."""
-    app = App()
+    app = new_app()
     scope: Construct = Stage(app, stage) if stage else app
     if in_pipeline:
         scope = Stage(Stack(app, PIPELINE_STACK_ID), CATALOG_STAGE_ID)
@@ -70,7 +71,7 @@ def test_a_locked_version_whose_template_changed_fails_synth(
     drifted["Description"] = "what was published before the code changed"
     snapshot.write_text(json.dumps(drifted, indent=2))
     locked = (*VERSIONS[:-1], ProductVersion(current.name, current.description, published=True))
-    app = App(context=cdk_context, outdir=str(tmp_path / "out"), builtin_cloud_formation_validation=False)
+    app = new_app(context=cdk_context, outdir=str(tmp_path / "out"))
     build_catalog(app, _settings(), versions=locked, snapshot_directory=snapshots)
     with pytest.raises(RuntimeError, match=rf"Template has changed for ProductStack Version {current.name}"):
         app.synth()
@@ -78,7 +79,7 @@ def test_a_locked_version_whose_template_changed_fails_synth(
 
 
 def test_a_published_version_needs_its_snapshot(tmp_path: Path, cdk_context: dict[str, Any]) -> None:
-    app = App(context=cdk_context, outdir=str(tmp_path / "out"))
+    app = new_app(context=cdk_context, outdir=str(tmp_path / "out"))
     versions = (ProductVersion("v1", "first", published=True), ProductVersion("v2", "second"))
     with pytest.raises(ConfigurationError, match=r"published product versions have no snapshot in .*\.v1\.product"):
         build_catalog(app, _settings(), versions=versions, snapshot_directory=tmp_path)
@@ -108,7 +109,7 @@ def staged_catalog(
     # Moving the catalog into a stage renames the snapshot files; v1 is today's template, published.
     (snapshots / _snapshot_name("v1", PUBLISH_STAGE)).write_text(json.dumps(product_template, indent=2))
     outdir = tmp_path_factory.mktemp("staged")
-    app = App(context=cdk_context, outdir=str(outdir), builtin_cloud_formation_validation=False)
+    app = new_app(context=cdk_context, outdir=str(outdir))
     stage = Stage(app, PUBLISH_STAGE, env=Environment(account=ACCOUNT, region=REGION))
     settings = _settings(
         principals=["arn:aws:iam::111111111111:role/PaymentAppDevelopers", "arn:aws:iam:::role/payment-app-*"],
@@ -190,7 +191,7 @@ def test_every_lambda_in_the_staged_catalog_logs_to_a_cdk_named_group(staged_cat
 
 def test_a_product_stack_bound_to_its_stages_env_is_refused(cdk_context: dict[str, Any]) -> None:
     """Built directly in a Stage with an env, the ProductStack would inherit that account and region."""
-    app = App(context=cdk_context)
+    app = new_app(context=cdk_context)
     stage = Stage(app, PUBLISH_STAGE, env=Environment(account=ACCOUNT, region=REGION))
     parent = Stack(stage, CATALOG_STACK_ID)
     bucket = s3.Bucket.from_bucket_name(parent, "Assets", "payment-product-assets")
@@ -202,7 +203,7 @@ def test_a_product_stack_bound_to_its_stages_env_is_refused(cdk_context: dict[st
 
 def test_the_apps_catalog_stage_has_no_env_so_its_product_needs_no_overrides(cdk_context: dict[str, Any]) -> None:
     """Overridden account/region cost one jsii callback per read; the app's product stack is the plain class."""
-    app = App(context=cdk_context)
+    app = new_app(context=cdk_context)
     stage = CatalogStage(app, CATALOG_STAGE_ID, catalog_settings=_settings())
     assert stage.account is None and stage.region is None
     assert type(stage.stack.product_stack) is PaymentProductStack

@@ -5,11 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
-from aws_cdk import App, Aws, Stack
+from aws_cdk import Aws, Stack
 from aws_cdk import aws_iam as iam
 
 from product.catalog.launch_role import _grant, _sized, deployed
 from product.errors import ConfigurationError
+from tests.unit.apps import new_app
 
 
 def _one_by_one(stack: Stack, statement: iam.PolicyStatement) -> int:
@@ -18,7 +19,7 @@ def _one_by_one(stack: Stack, statement: iam.PolicyStatement) -> int:
 
 
 def test_each_size_is_the_deployed_length_of_its_statement() -> None:
-    stack = Stack(App(), "Sizing")
+    stack = Stack(new_app(), "Sizing")
     grants = [
         _grant("ReadAnything", ["s3:GetObject"], ["*"]),
         _grant(
@@ -43,7 +44,7 @@ def test_each_size_is_the_deployed_length_of_its_statement() -> None:
 
 
 def test_two_identical_statements_are_refused() -> None:
-    stack = Stack(App(), "Sizing")
+    stack = Stack(new_app(), "Sizing")
     twice = [_grant("Same", ["s3:GetObject"], ["*"]), _grant("Same", ["s3:GetObject"], ["*"])]
 
     with pytest.raises(ConfigurationError, match="2 launch role statements render as 1: two are identical"):

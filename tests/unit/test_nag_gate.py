@@ -7,16 +7,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk import App, Environment, Stack
+from aws_cdk import Environment, Stack
 from aws_cdk import aws_s3 as s3
 
 from product.compliance import RULE_PACKS, acknowledge, add_nag_gate, pack_of
 from rehearsal.assembly import stacks
+from tests.unit.apps import new_app
 
 
 def _synth_two_buckets(outdir: Path, *, acknowledge_first: bool) -> list[str]:
     """Synth a stack of two log-less buckets under the gate; return the unacknowledged findings' paths."""
-    app = App(outdir=str(outdir), builtin_cloud_formation_validation=False)
+    app = new_app(outdir=str(outdir))
     stack = Stack(app, "Probe", env=Environment(account="111111111111", region="us-east-1"))
     buckets = [
         s3.Bucket(
@@ -66,7 +67,7 @@ def test_acknowledgment_covers_only_the_construct_it_names(tmp_path: Path) -> No
 
 
 def test_acknowledgment_needs_a_specific_reason() -> None:
-    app = App()
+    app = new_app()
     bucket = s3.Bucket(Stack(app, "S"), "B")
     with pytest.raises(ValueError, match="needs a specific reason"):
         acknowledge(bucket, ("AwsSolutions-S1", "not needed"))

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk import App, Stack
+from aws_cdk import Stack
 from aws_cdk import aws_sqs as sqs
 from aws_cdk.assertions import Template
 from constructs import Construct
@@ -31,6 +31,7 @@ from product.compliance import ASYNC_FAILURE_METADATA, acknowledge_async_failure
 from product.constructs import lambda_runtime
 from product.constructs.lambda_runtime import RUNTIME_REQUIREMENTS, runtime_pins
 from product.profiles import ENVIRONMENT_NAMES, PROFILES, ConfigurationError
+from tests.unit.apps import new_app
 from tests.unit.conftest import REPOSITORY_ROOT, TEST_ACCOUNT
 from tests.unit.template_instance import Instance
 
@@ -61,7 +62,7 @@ def shared_catalog(tmp_path_factory: pytest.TempPathFactory, cdk_context: dict[s
     """The catalog shared with an organization: it adds aws-cdk's AwsCustomResource handler (a second function
     CloudFormation invokes) that the app's default catalog does not have."""
     outdir = tmp_path_factory.mktemp("shared-catalog")
-    app = App(context=cdk_context, outdir=str(outdir), builtin_cloud_formation_validation=False)
+    app = new_app(context=cdk_context, outdir=str(outdir))
     organization = {"organizationId": "o-abc123defg", "organizationalUnits": ["ou-ab12-cdef3456"]}
     settings = CatalogSettings.from_context(
         {"catalog": {"shareWithOrganization": organization}}, default_account=TEST_ACCOUNT, default_region="us-east-1"
@@ -392,7 +393,7 @@ def test_item_06_a_failed_install_fails_synth_saying_why(tmp_path: Path, monkeyp
 
 
 def test_item_14_async_acknowledgment_needs_a_reason_and_a_resource() -> None:
-    stack = Stack(App(), "Probe")
+    stack = Stack(new_app(), "Probe")
     queue = sqs.Queue(stack, "Queue")
     with pytest.raises(ValueError, match="needs a specific reason"):
         acknowledge_async_failures(queue, "because")

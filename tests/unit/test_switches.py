@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aws_cdk import App, CfnCondition, CfnParameter, Fn, Stack
+from aws_cdk import CfnCondition, CfnParameter, Fn, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_sns as sns
 from aws_cdk.assertions import Template
@@ -23,6 +23,7 @@ from product.errors import ConfigurationError
 from product.options import DeploymentOptions, apply_switch, condition_of, if_switch, is_built
 from product.payment_service import PaymentService
 from product.profiles import profile_for
+from tests.unit.apps import new_app
 
 AZS = ("us-east-1a", "us-east-1b")
 CATALOG_PRODUCT = Path(__file__).resolve().parents[2] / "product" / "catalog" / "product_stack.py"
@@ -37,7 +38,7 @@ def _condition(stack: Stack, condition_id: str) -> CfnCondition:
 @pytest.fixture(scope="module")
 def switched(cdk_context: dict[str, Any]) -> dict[str, Any]:
     """A prod-profile `PaymentService` (two NAT gateways) whose every switch is a condition."""
-    stack = Stack(App(context=cdk_context), "Switched")
+    stack = Stack(new_app(context=cdk_context), "Switched")
     conditions = {name: _condition(stack, name) for name in SWITCHED}
     options = DeploymentOptions(
         name_suffix="switched",
@@ -100,7 +101,7 @@ def test_a_zone_whose_nat_gateway_is_off_routes_through_the_first(switched: dict
 
 
 def test_plain_switches_need_no_condition() -> None:
-    stack = Stack(App(), "Plain")
+    stack = Stack(new_app(), "Plain")
     condition = _condition(stack, "On")
     assert condition_of(True) is None and condition_of(False) is None
     assert condition_of(condition) is condition and condition_of(lambda: condition) is condition
@@ -115,7 +116,7 @@ def test_plain_switches_need_no_condition() -> None:
 
 
 def test_a_switch_on_something_that_is_no_resource_is_refused() -> None:
-    stack = Stack(App(), "NoResource")
+    stack = Stack(new_app(), "NoResource")
     with pytest.raises(TypeError, match=r"NoResource/Group is not a CloudFormation resource"):
         apply_switch(_condition(stack, "On"), Construct(stack, "Group"))
 
@@ -136,7 +137,7 @@ def test_deployment_options_reject_what_is_no_switch(change: dict[str, object], 
 
 
 def test_switching_a_nat_gateway_the_vpc_does_not_have_is_refused(cdk_context: dict[str, Any]) -> None:
-    stack = Stack(App(context=cdk_context), "OneNat")
+    stack = Stack(new_app(context=cdk_context), "OneNat")
     options = DeploymentOptions(
         name_suffix="onenat", availability_zones=AZS, nat_gateway_switches={2: _condition(stack, "Nat2")}
     )
@@ -145,7 +146,7 @@ def test_switching_a_nat_gateway_the_vpc_does_not_have_is_refused(cdk_context: d
 
 
 def test_a_vpc_child_of_another_type_names_the_upgrade_to_check() -> None:
-    stack = Stack(App(), "Children")
+    stack = Stack(new_app(), "Children")
     subnet = Construct(stack, "Subnet")
     Construct(subnet, "NATGateway")
     with pytest.raises(TypeError, match=r"Children/Subnet/NATGateway is a Construct, not the CfnNatGateway"):
@@ -153,7 +154,7 @@ def test_a_vpc_child_of_another_type_names_the_upgrade_to_check() -> None:
 
 
 def test_launch_conditions_are_created_together_in_declaration_order_at_first_use() -> None:
-    stack = Stack(App(), "Launch")
+    stack = Stack(new_app(), "Launch")
     conditions = LaunchConditions(stack)
     first = conditions.declare("First", Fn.condition_equals("a", "a"))
     conditions.declare("Second", Fn.condition_equals("b", "b"))
