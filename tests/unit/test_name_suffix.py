@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from cfnlint.schema import PROVIDER_SCHEMA_MANAGER
 
 from product.catalog import launch
 from product.catalog.parameters import NAME_SUFFIX, OPT_INS, PROFILE
@@ -81,6 +80,9 @@ def named_properties(template: dict[str, Any]) -> list[NamedProperty]:
 
 
 def _schema_property(resource_type: str, path: tuple[str, ...]) -> dict[str, Any]:
+    # imported here: cfn-lint's schemas take 0.4 s to import, and every test worker collects this module
+    from cfnlint.schema import PROVIDER_SCHEMA_MANAGER  # noqa: PLC0415
+
     schema = PROVIDER_SCHEMA_MANAGER.get_resource_schema(region="us-east-1", resource_type=resource_type).schema
 
     def deref(node: dict[str, Any]) -> dict[str, Any]:
