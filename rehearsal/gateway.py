@@ -52,6 +52,7 @@ MISSING_TOKEN = {"message": "Missing Authentication Token"}
 # The listen backlog: ThreadingHTTPServer's default of 5 resets connections when a test suite opens
 # a few dozen at once; the kernel caps it at net.core.somaxconn.
 LISTEN_BACKLOG = 128
+SHUTDOWN_POLL_S = 0.05
 
 
 class _GatewayServer(ThreadingHTTPServer):
@@ -172,7 +173,13 @@ class LocalRestApi:
                 return
 
         self._server = _GatewayServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name=f"api-{self.stage}", daemon=True)
+        # shutdown() waits for serve_forever's next poll: 0.5 s by default, paid by every stop of a stage's API
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": SHUTDOWN_POLL_S},
+            name=f"api-{self.stage}",
+            daemon=True,
+        )
         self._thread.start()
         return self
 

@@ -36,7 +36,8 @@ PROVIDED_TYPES = {
 
 
 @pytest.fixture(scope="module")
-def dev(assembly: Path, source_repo: Path, reports: Path, emulator: Emulator) -> tuple[RunResult, str]:
+def dev(emulator: Emulator, source_repo: Path, reports: Path, assembly: Path) -> tuple[RunResult, str]:
+    # the session's emulator and source first: under scripts/check they start while its synth still runs
     return run(assembly, source_repo, reports, emulator, only_stage="dev")
 
 
