@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -22,6 +23,7 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+PYTEST_SUMMARY = re.compile(r"\d+ (passed|failed)\b.* in [\d.]+s")
 TARGETS_S = {"make test (warm)": 60.0, ".ci/run (fresh clone)": 240.0}
 
 
@@ -44,7 +46,7 @@ def _timed(name: str, command: list[str], cwd: Path, env: dict[str, str], log: P
         f"{cpu:.1f} s CPU; load {load_before} -> {_load()}; log {log}"
     )
     tail = log.read_text(errors="replace").splitlines()
-    summary = [line for line in tail if " passed" in line or " failed" in line]
+    summary = [line for line in tail if PYTEST_SUMMARY.search(line)]
     if summary:
         print(f"  tests: {summary[-1].strip()}")
     if completed.returncode != 0:
