@@ -43,7 +43,7 @@ diagram: setup
 	@$(ENV) python -m scripts.diagram $(DIAGRAM_ARGS)
 
 clean:
-	rm -rf cdk.out reports .pytest_cache
+	rm -rf cdk.out reports .pytest_cache .cfn-lint-cache
 
 help:
 	@grep -E '^## ' Makefile | sed 's/## /  make /'
