@@ -35,8 +35,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
-import boto3
-
 from rehearsal.iam import RoleCredentials
 from rehearsal.log_delivery import LogDelivery, Tee
 from rehearsal.safety import STRIPPED_PREFIXES
@@ -195,14 +193,17 @@ def load_handler(code_dir: Path, handler_name: str, environment: dict[str, str],
         for name in saved_modules:
             del sys.modules[name]
         sys.path.insert(0, str(code_dir))
-        collecting = gc.isenabled()
+        collecting, frozen = gc.isenabled(), gc.get_freeze_count()
         try:
             module = importlib.import_module(module_name)
         finally:
             # A function pauses garbage collection for its init and freezes what the init allocated (its
             # init_phase module): right for an execution environment, but this process hosts many functions
-            # and the emulator, and a failed init would leave collection paused.
+            # and the emulator, and a failed init would leave collection paused. A host that had frozen its
+            # own start-up (tests/collector.py) stays frozen, its new modules with it.
             gc.unfreeze()
+            if frozen:
+                gc.freeze()
             if collecting:
                 gc.enable()
             sys.path.remove(str(code_dir))
@@ -312,23 +313,14 @@ class FunctionHost:
         key = (credentials.access_key_id, service)
         with self._lock:
             if key not in self._role_clients:
-                self._role_clients[key] = self._client_as(credentials, service)
+                self._role_clients[key] = self._emulator.client_as(credentials, service)
             return self._role_clients[key]
 
     def _logs_client(self, credentials: RoleCredentials | None) -> Any:
         """The Lambda service writes the function's logs with the function's role (when IAM is enforced)."""
         if credentials is None:
             return self._emulator.client("logs")
-        return self._client_as(credentials, "logs")
-
-    def _client_as(self, credentials: RoleCredentials, service: str) -> Any:
-        session = boto3.session.Session(
-            aws_access_key_id=credentials.access_key_id,
-            aws_secret_access_key=credentials.secret_access_key,
-            aws_session_token=credentials.session_token,
-            region_name=self._emulator.region,
-        )
-        return session.client(service, endpoint_url=self._emulator.endpoint)
+        return self._emulator.client_as(credentials, "logs")
 
     def _code_of(self, name: str, qualifier: str) -> bytes:
         """The deployment package as stored by the emulator (uploaded by the CDK CLI as an asset)."""

@@ -24,6 +24,8 @@ from typing import Any
 
 import pytest
 
+pytest_plugins = ["tests.collector"]  # the garbage collector's settings in each test process
+
 UNIT_DIRECTORY = "tests/unit/"
 REHEARSAL_DIRECTORY = "tests/rehearsal/"
 RUNTIME_DIRECTORY = "tests/runtime/"

@@ -10,6 +10,7 @@ import json
 import socket
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -468,14 +469,46 @@ def test_gateway_serves_50_concurrent_connections_without_reset_or_5xx(tmp_path:
     assert statuses == [201] * clients, sorted(set(statuses))
 
 
-def test_a_hosted_function_whose_init_fails_leaves_the_harness_collecting_garbage(tmp_path: Path):
+@pytest.fixture
+def harness_frozen() -> Iterator[Callable[[bool], None]]:
+    """Sets whether the harness has frozen its start-up (tests/collector.py freezes a test process's), and
+    restores the process's own state afterwards."""
+    was_frozen = gc.get_freeze_count() > 0
+
+    def set_frozen(frozen: bool) -> None:
+        gc.unfreeze()
+        if frozen:
+            gc.freeze()
+
+    yield set_frozen
+    set_frozen(was_frozen)
+    gc.enable()
+
+
+def test_a_hosted_function_whose_init_fails_leaves_the_harness_collecting_garbage(
+    tmp_path: Path, harness_frozen: Callable[[bool], None]
+):
     """A function pauses collection and freezes its init (init_phase): the harness, one process for every
     function and the emulator, undoes both, even when the init raises."""
+    harness_frozen(False)
     (tmp_path / "failing.py").write_text("import gc\ngc.disable()\ngc.freeze()\nraise RuntimeError('init failed')\n")
     with pytest.raises(RuntimeError, match="init failed"):
         load_handler(tmp_path, "failing.handler", {}, io.StringIO())
     assert gc.isenabled()
     assert gc.get_freeze_count() == 0
+
+
+def test_a_harness_that_froze_its_start_up_stays_frozen_after_hosting_a_function(
+    tmp_path: Path, harness_frozen: Callable[[bool], None]
+):
+    harness_frozen(True)
+    frozen = gc.get_freeze_count()
+    (tmp_path / "fine.py").write_text(
+        "import gc\ngc.disable()\ngc.freeze()\ngc.enable()\ndef handler(event, context):\n    return 1\n"
+    )
+    assert load_handler(tmp_path, "fine.handler", {}, io.StringIO())({}, None) == 1
+    assert gc.isenabled()
+    assert gc.get_freeze_count() >= frozen
 
 
 # --- the session's assembly under scripts/check -----------------------------------------------------------
