@@ -107,14 +107,30 @@ class Emulator:
         """A boto3 client for the emulator (cached: clients are thread-safe, creating them is not cheap)."""
         with self._clients_lock:
             if service not in self._clients:
-                if self._session is None:
-                    self._session = boto3.session.Session(
-                        aws_access_key_id=DUMMY_ACCESS_KEY_ID,
-                        aws_secret_access_key=DUMMY_SECRET_ACCESS_KEY,
-                        region_name=self.region,
-                    )
-                self._clients[service] = self._session.client(service, endpoint_url=self.endpoint)
+                self._clients[service] = self._shared_session().client(service, endpoint_url=self.endpoint)
             return self._clients[service]
+
+    def client_as(self, credentials: iam.RoleCredentials, service: str) -> Any:
+        """A new boto3 client for the emulator signing with a role session's `credentials` (not cached)."""
+        with self._clients_lock:
+            return self._shared_session().client(
+                service,
+                endpoint_url=self.endpoint,
+                aws_access_key_id=credentials.access_key_id,
+                aws_secret_access_key=credentials.secret_access_key,
+                aws_session_token=credentials.session_token,
+            )
+
+    def _shared_session(self) -> boto3.session.Session:
+        """One session for every client (callers hold `_clients_lock`; a session is not thread-safe): a new
+        session parses botocore's endpoints and each service's model again, 0.1-0.3 s each time."""
+        if self._session is None:
+            self._session = boto3.session.Session(
+                aws_access_key_id=DUMMY_ACCESS_KEY_ID,
+                aws_secret_access_key=DUMMY_SECRET_ACCESS_KEY,
+                region_name=self.region,
+            )
+        return self._session
 
     def credentials_for_role(
         self,

@@ -29,6 +29,7 @@ import re
 import threading
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import cache
 from typing import Any
 
 from rehearsal.safety import DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY
@@ -585,11 +586,18 @@ def _trusts_service(document: dict[str, Any], service: str) -> bool:
     return False
 
 
-def aws_managed_policy_document(name: str) -> str:
-    """The document of an AWS managed policy, from moto's copy (to give a principal the grant AWS would)."""
+@cache
+def aws_managed_policies() -> dict[str, Any]:
+    """moto's copy of the AWS managed policies by name (read-only: shared by every caller in the process).
+    Parsed once: the 1 MB of JSON takes 0.1 s, and the rehearsal asks for it on every catalog launch."""
     from moto.iam.aws_managed_policies import aws_managed_policies_data  # noqa: PLC0415 - 1 MB, on demand
 
-    policies = json.loads(aws_managed_policies_data)
+    return json.loads(aws_managed_policies_data)
+
+
+def aws_managed_policy_document(name: str) -> str:
+    """The document of an AWS managed policy, from moto's copy (to give a principal the grant AWS would)."""
+    policies = aws_managed_policies()
     if name not in policies:
         raise KeyError(f"moto has no copy of the AWS managed policy {name}")
     return json.dumps(policies[name]["Document"])

@@ -22,6 +22,7 @@ from moto.sqs.models import Queue
 from moto.utilities.utils import get_partition
 
 from rehearsal import service_catalog
+from rehearsal.iam import aws_managed_policies
 from rehearsal.resource_providers import PROVIDERS, is_true, without_no_values
 from rehearsal.shims import (
     CUSTOM_RESOURCE_REASON,
@@ -247,24 +248,13 @@ def _attach_managed_policy(role: Any, policy_arn: str) -> None:
     backend = iam_backends[role.account_id][role.partition]
     policy = backend.managed_policies.get(policy_arn)
     if policy is None and policy_arn.startswith(f"arn:{role.partition}:iam::aws:policy/"):
-        data = _aws_managed_policies().get(policy_arn.rsplit("/", 1)[-1])
+        data = aws_managed_policies().get(policy_arn.rsplit("/", 1)[-1])
         if data is not None:
             policy = AWSManagedPolicy.from_data(policy_arn.rsplit("/", 1)[-1], role.account_id, "us-east-1", data)
             backend.managed_policies[policy.arn] = policy
     if policy is None:
         raise ValueError(f"managed policy {policy_arn} of role {role.name} does not exist (in moto {MOTO_VERSION})")
     policy.attach_to(role)
-
-
-_managed_policy_data: dict[str, Any] = {}
-
-
-def _aws_managed_policies() -> dict[str, Any]:
-    if not _managed_policy_data:
-        from moto.iam.aws_managed_policies import aws_managed_policies_data  # noqa: PLC0415 - 1 MB, on demand
-
-        _managed_policy_data.update(json.loads(aws_managed_policies_data))
-    return _managed_policy_data
 
 
 def _patch_iam_role() -> None:
