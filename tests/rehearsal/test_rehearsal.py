@@ -18,8 +18,8 @@ import pytest
 from rehearsal import shims
 from rehearsal.emulator import Emulator
 from rehearsal.executor import SKIPPED, SUCCEEDED, RunResult
-from rehearsal.pipeline_plan import PIPELINE_TYPE, load_plan, pipelines_in
-from tests.rehearsal.runs import run
+from rehearsal.pipeline_plan import PIPELINE_TYPE, TemplateValues, load_plan, pipelines_in
+from tests.rehearsal.runs import run, stage_named
 
 NOT_EMULATED_TYPES = {"AWS::CE::AnomalyMonitor", "AWS::WAFv2::LoggingConfiguration", "AWS::SNS::TopicPolicy"}
 PROVIDED_TYPES = {
@@ -64,6 +64,31 @@ def test_dev_stage_runs_as_synthesized_and_passes_its_smoke_build(dev: tuple[Run
         "PIPELINE REHEARSED",
     ):
         assert expected in progress, f"{expected!r} not in the progress output:\n{progress}"
+
+
+def test_item_01_the_dev_smoke_build_installs_its_suite_in_the_install_phase_as_synthesized(
+    dev: tuple[RunResult, str], assembly: Path
+) -> None:
+    """Issue 11, item 1: the smoke buildspec starts in CodeBuild's checkout (no .venv) on an image whose
+    python3 has no pytest (rehearsal.build_image gives each build that). The install commands that ran are the
+    synthesized buildspec's, verbatim, and the suite ran after them with its conftest (the HTML report)."""
+    result, progress = dev
+    smoke = next(a for a in result.actions if a.stage == "dev" and a.details.get("reports"))
+    phases = {p["name"]: p["status"] for p in smoke.details["phases"]}
+    assert phases["install"] == phases["build"] == "SUCCEEDED", (phases, progress)  # CodeBuild's phase status
+    ((stack, logical_id),) = pipelines_in(assembly)
+    template = stack.template
+    properties = template["Resources"][logical_id]["Properties"]
+    (action,) = [a for a in stage_named(properties, "dev")["Actions"] if a["ActionTypeId"]["Provider"] == "CodeBuild"]
+    project = template["Resources"][action["Configuration"]["ProjectName"]["Ref"]]["Properties"]
+    values = TemplateValues(template, stack_name=stack.stack_name, account=stack.account, region=stack.region)
+    synthesized = json.loads(values.resolve(project["Source"]["BuildSpec"]))["phases"]
+    build_log = Path(smoke.log).read_text()
+    install_log = build_log.split("Entering phase INSTALL", 1)[1].split("Phase complete: INSTALL", 1)[0]
+    ran = re.findall(r"Running command (.*)", install_log)
+    assert ran == synthesized["install"]["commands"], ran
+    assert any("pip install" in command and "requirements-smoke.txt" in command for command in ran), ran
+    assert Path(smoke.details["local_page"]).name == "report.html"  # written by the suite's conftest plugin
 
 
 def test_dev_stage_passes_with_iam_enforced_and_its_functions_log_as_their_roles(

@@ -1,7 +1,9 @@
 """Issue 11, item 1: the smoke step must run in CodeBuild's checkout (no .venv, an image without pytest).
 
-The synthesized buildspec's install and build commands are run here as CodeBuild runs them: in a copy of
-the repository's files only, with a `python3` that has nothing but the standard library.
+Here: what the synthesized buildspec asks for, the pins it installs, and what `scripts/smoke` says in a copy
+of the repository's files with a `python3` that has nothing but the standard library. The buildspec itself
+runs in the rehearsal's dev smoke build, in a fresh checkout on such an image (tests/rehearsal/test_rehearsal.py,
+test_item_01_the_dev_smoke_build_installs_its_suite_in_the_install_phase_as_synthesized).
 """
 
 from __future__ import annotations
@@ -63,43 +65,6 @@ def plain_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     probe = subprocess.run([venv / "bin" / "python3", "-c", "import pytest"], check=False, capture_output=True)
     assert probe.returncode != 0, "the stand-in for the build image's python3 must not have pytest"
     return venv / "bin"
-
-
-def _codebuild_env(project: dict[str, Any], bin_dir: Path) -> dict[str, str]:
-    env = {v["Name"]: v["Value"] for v in project["Environment"]["EnvironmentVariables"] if v["Type"] == "PLAINTEXT"}
-    return {
-        **{k: v for k, v in env.items() if isinstance(v, str)},
-        "PATH": f"{bin_dir}:/usr/local/bin:/usr/bin:/bin",
-        "HOME": os.environ.get("HOME", "/root"),  # pip's configuration and cache, as on the build host
-        "LANG": "C.UTF-8",
-    }
-
-
-def _run_phases(commands: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """The commands in one bash shell (buildspec 0.2), stopping at the first that fails, as CodeBuild does."""
-    script = "set -eo pipefail\n" + "\n".join(commands)
-    return subprocess.run(
-        ["bash", "-c", script], check=False, cwd=cwd, env=env, capture_output=True, text=True, timeout=300
-    )
-
-
-def test_item_01_smoke_buildspec_runs_in_a_fresh_checkout_with_a_plain_python(
-    pipeline_template: dict[str, Any], checkout: Path, plain_python: Path
-) -> None:
-    project = _smoke_project(pipeline_template, "dev")
-    spec = _buildspec(project)
-    assert spec["env"]["shell"] == "bash"
-    install = spec["phases"].get("install", {}).get("commands", [])
-    build = spec["phases"]["build"]["commands"]
-    # Dry mode: pytest's --help loads the suite's conftest (pytest, boto3, botocore, the report plugin) and
-    # stops before anything would call AWS.
-    dry_build = [*build[:-1], f"{build[-1]} -- --help"]
-    result = _run_phases([*install, *dry_build], checkout, _codebuild_env(project, plain_python))
-    assert result.returncode == 0, (
-        f"the dev smoke buildspec failed in a fresh checkout with exit {result.returncode}:\n"
-        f"{result.stderr[-3000:]}\n{result.stdout[-1000:]}"
-    )
-    assert "--smoke-html" in result.stdout, "pytest ran without the smoke suite's conftest"
 
 
 def test_item_01_scripts_smoke_says_how_to_install_what_it_misses(checkout: Path, plain_python: Path) -> None:
