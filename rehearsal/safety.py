@@ -104,6 +104,9 @@ def emulator_environment(base: Mapping[str, str], *, endpoint: str, account: str
             "AWS_EC2_METADATA_DISABLED": "true",
             "CDK_DEFAULT_ACCOUNT": account,
             "CDK_DEFAULT_REGION": region,
+            # The CDK CLI (2.1100+) otherwise posts usage events to cdk-cli-telemetry.us-east-1.api.aws from a
+            # detached process: an AWS endpoint the loopback ones above do not cover (seen from the Assets build).
+            "CDK_DISABLE_CLI_TELEMETRY": "true",
         }
     )
     return env

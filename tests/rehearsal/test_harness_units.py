@@ -84,7 +84,13 @@ def test_a_session_the_emulator_issued_is_allowed_only_with_loopback_endpoints()
 
 def test_child_environment_has_only_the_emulator_and_dummy_credentials() -> None:
     env = emulator_environment(
-        {"PATH": "/bin", "AWS_PROFILE": "x", "AWS_ENDPOINT_URL_SQS": "http://127.0.0.1:1", "CDK_DEFAULT_ACCOUNT": "2"},
+        {
+            "PATH": "/bin",
+            "AWS_PROFILE": "x",
+            "AWS_ENDPOINT_URL_SQS": "http://127.0.0.1:1",
+            "CDK_DEFAULT_ACCOUNT": "2",
+            "CDK_DISABLE_CLI_TELEMETRY": "false",
+        },
         endpoint="http://127.0.0.1:5000",
         account="111111111111",
         region="eu-west-1",
@@ -94,6 +100,7 @@ def test_child_environment_has_only_the_emulator_and_dummy_credentials() -> None
     assert env["AWS_ENDPOINT_URL_S3_FOR_CLOUDFORMATION"] == "http://localhost:5000"
     assert (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]) == (DUMMY_ACCESS_KEY_ID, DUMMY_SECRET_ACCESS_KEY)
     assert env["CDK_DEFAULT_ACCOUNT"] == "111111111111" and env["AWS_REGION"] == "eu-west-1"
+    assert env["CDK_DISABLE_CLI_TELEMETRY"] == "true"  # the CLI's telemetry would go to AWS, not the emulator
     with pytest.raises(UnsafeEnvironmentError):
         emulator_environment({}, endpoint="http://192.168.1.2:5000", account="1", region="us-east-1")
 
