@@ -22,12 +22,8 @@ RemovalMode = Literal["destroy", "retain"]
 # Lambda's documented limits; CloudWatch Logs accepts only these retention periods.
 LAMBDA_MEMORY_MB = (128, 10_240)
 LAMBDA_TIMEOUT_S = (1, 900)
-# A table of CloudWatch's allowed values: two lines read better than twenty-two.
-# fmt: off
-LOG_RETENTION_DAYS = (
-    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
-)
-# fmt: on
+_LOG_RETENTION_DAYS_UP_TO_400 = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400)
+LOG_RETENTION_DAYS = (*_LOG_RETENTION_DAYS_UP_TO_400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653)
 WAF_RATE_LIMIT = (10, 2_000_000_000)
 # Lambda keeps 100 concurrent executions of an account unreserved; the default account quota is 1000.
 LAMBDA_DEFAULT_ACCOUNT_CONCURRENCY = 1000
