@@ -8,12 +8,6 @@
   as CI runs it (scripts/setup installs everything; mypy starts without a cache). Target <= 4 min.
 CPU time is user + system of the command and all its children. The machine is shared: the load average
 before and after each run is printed; compare CPU time across runs, and wall time only at a similar load.
-
-Machines of the same size differ by up to 2x from day to day, so each run is also given in units of the
-floor bench/synth.py uses (the empty CDK app: the wall time of one fresh process, the fastest of five measured
-just before and five just after the run) and scaled to the developers' guide's reference floor of 0.8 s. The
-scaled figure is an estimate for reading a slow day's run (within about 10% from run to run here), never the
-target's proof.
 """
 
 from __future__ import annotations
@@ -22,34 +16,22 @@ import argparse
 import os
 import re
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from bench.synth import EMPTY_APP, timed_app
-
 ROOT = Path(__file__).resolve().parents[1]
 PYTEST_SUMMARY = re.compile(r"\d+ (passed|failed)\b.* in [\d.]+s")
 TARGETS_S = {"make test (warm)": 60.0, ".ci/run (fresh clone)": 240.0}
-REFERENCE_FLOOR_S = 0.8  # the empty CDK app's wall time on the reference machine (developers' guide)
-FLOOR_SAMPLES = 5
 
 
 def _load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def _floor() -> list[float]:
-    """Wall seconds of the fastest empty CDK app (bench/synth.py's floor), one fresh process per sample."""
-    with tempfile.TemporaryDirectory(prefix="bench-floor-") as outdir:
-        return [timed_app([sys.executable, "-c", EMPTY_APP], outdir)[0] for _ in range(FLOOR_SAMPLES)]
-
-
 def _timed(name: str, command: list[str], cwd: Path, env: dict[str, str], log: Path) -> float:
-    floor_before = _floor()
     load_before = _load()
     before, started = resource.getrusage(resource.RUSAGE_CHILDREN), time.monotonic()
     with log.open("w") as out:
@@ -67,15 +49,6 @@ def _timed(name: str, command: list[str], cwd: Path, env: dict[str, str], log: P
     summary = [line for line in tail if PYTEST_SUMMARY.search(line)]
     if summary:
         print(f"  tests: {summary[-1].strip()}")
-    samples = sorted([*floor_before, *_floor()])
-    floor = samples[0]
-    print(
-        f"  floor (empty CDK app) {floor:.2f} s (fastest of {len(samples)}; median {statistics.median(samples):.2f}): "
-        "this run took "
-        f"{wall / floor:.0f} floors of wall time and {cpu / floor:.0f} of CPU; at the reference floor "
-        f"({REFERENCE_FLOOR_S} s) about {wall / floor * REFERENCE_FLOOR_S:.0f} s wall and "
-        f"{cpu / floor * REFERENCE_FLOOR_S:.0f} s CPU (the target is {target / REFERENCE_FLOOR_S:.0f} floors)"
-    )
     if completed.returncode != 0:
         print("\n".join(tail[-30:]))
     return wall

@@ -63,7 +63,7 @@ def _cli_environment(outdir: str) -> dict[str, str]:
     return env
 
 
-def timed_app(command: list[str], outdir: str, cwd: Path = ROOT) -> tuple[float, float]:
+def _timed(command: list[str], outdir: str, cwd: Path = ROOT) -> tuple[float, float]:
     """Wall and CPU seconds (the process and its children: the jsii node runtime) of one fresh process."""
     started = time.perf_counter()
     process = subprocess.Popen(
@@ -99,12 +99,12 @@ def bench_ratio(rounds: int, compare: Path | None) -> None:
     print("   round " + " ".join(f"{name + ' wall':>13} {name + ' CPU':>12}" for name in names))
     with tempfile.TemporaryDirectory() as tmp:
         for name, (command, cwd) in sides.items():  # file-system and jsii package caches; not counted
-            timed_app(command, f"{tmp}/warm-{name}", cwd)
+            _timed(command, f"{tmp}/warm-{name}", cwd)
         for round_number in range(rounds):
             shift = round_number % len(names)  # the order rotates, so drift hits every side alike
             for name in names[shift:] + names[:shift]:
                 command, cwd = sides[name]
-                seconds, cpu_seconds = timed_app(command, f"{tmp}/{name}{round_number}", cwd)
+                seconds, cpu_seconds = _timed(command, f"{tmp}/{name}{round_number}", cwd)
                 wall[name].append(seconds)
                 cpu[name].append(cpu_seconds)
             print(f"   {round_number + 1:>5} " + " ".join(f"{wall[n][-1]:12.2f}s {cpu[n][-1]:11.2f}s" for n in names))
