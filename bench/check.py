@@ -1,6 +1,6 @@
 """Wall and CPU time of `make test` (scripts/check) on this checkout, and of `.ci/run` on a fresh clone.
 
-    python -m bench.check [--runs 1] [--fresh-clone]      (from the repository root)
+    python -m bench.check [--runs 1] [--fresh-clone | --compare REV]      (from the repository root)
 
 - `make test`: scripts/check as a developer runs it, warm (its .venv, node_modules and mypy cache exist);
   the per-step figures come from its log. Target <= 60 s wall on 2 cores.
