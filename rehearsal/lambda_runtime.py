@@ -30,7 +30,7 @@ import threading
 import time
 import uuid
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -165,20 +165,30 @@ def _routed_output(target: TextIO) -> Iterator[None]:
 def _process_environment(values: dict[str, str]) -> Iterator[None]:
     """os.environ = the function's environment while its modules import (module-level clients read it).
 
-    MOTO_* variables stay: the in-process emulator reads them on every request."""
-    saved = dict(os.environ)
+    Swapped as a whole, never edited key by key: functions load in the servers' threads, and another thread
+    reading os.environ meanwhile (urllib's proxy lookup, `dict(os.environ)`) would meet a key deleted under it
+    (KeyError, seen in test_iam). Those readers see either mapping whole. MOTO_* variables stay: the in-process
+    emulator reads them on every request. The process's own (C-level) environment is not touched."""
+    host = os.environ
+    function = {
+        name: value
+        for name, value in _copy(host).items()
+        if not name.startswith(STRIPPED_PREFIXES) or name.startswith("MOTO_")
+    }
+    function.update(values)
+    os.environ = function  # type: ignore[assignment]  # noqa: B003 (the C-level environment stays the host's, on purpose)
     try:
-        for name in list(os.environ):
-            if name.startswith(STRIPPED_PREFIXES) and not name.startswith("MOTO_"):
-                del os.environ[name]
-        os.environ.update(values)
         yield
-    finally:  # restore name by name: never a moment without MOTO_ACCOUNT_ID for the emulator's threads
-        for name in set(os.environ) - set(saved):
-            del os.environ[name]
-        for name, value in saved.items():
-            if os.environ.get(name) != value:
-                os.environ[name] = value
+    finally:
+        os.environ = host  # noqa: B003
+
+
+def _copy(environ: Mapping[str, str]) -> dict[str, str]:
+    while True:
+        try:
+            return dict(environ)
+        except KeyError:  # another thread deleted a variable while this copied: copy again
+            continue
 
 
 def load_handler(code_dir: Path, handler_name: str, environment: dict[str, str], log: TextIO) -> Callable:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import gc
 import io
 import json
+import os
 import socket
 import threading
 import time
@@ -580,3 +581,47 @@ def test_the_synthesizing_worker_writes_its_status_even_when_the_synth_fails(
         synthesized_once(again)
     assert (again / "rehearsal-synth.status").read_text().startswith("1 ")
     assert len(calls) == 2
+
+
+def test_a_function_imports_with_its_own_environment_and_the_host_environment_comes_back_whole(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_CA_BUNDLE", "/host/ca.pem")
+    monkeypatch.setenv("MOTO_ACCOUNT_ID", "111111111111")
+    host = os.environ
+    before = dict(os.environ)
+    (tmp_path / "probe.py").write_text(
+        "import os\nSEEN = dict(os.environ)\ndef handler(event, context):\n    return SEEN\n"
+    )
+    seen = load_handler(tmp_path, "probe.handler", {"TABLE_NAME": "payments"}, io.StringIO())({}, None)
+    assert seen["TABLE_NAME"] == "payments" and "AWS_CA_BUNDLE" not in seen  # the host's AWS_* are stripped
+    assert seen["MOTO_ACCOUNT_ID"] == "111111111111" and seen["PATH"] == before["PATH"]
+    assert os.environ is host and dict(os.environ) == before
+
+
+def test_a_thread_reading_the_environment_while_a_function_loads_never_meets_a_missing_key(tmp_path: Path) -> None:
+    """Functions load in the servers' threads while tests and other threads read os.environ."""
+    (tmp_path / "slow.py").write_text("import time\ntime.sleep(0.3)\ndef handler(event, context):\n    return 1\n")
+    errors: list[BaseException] = []
+    loaded = threading.Event()
+
+    def read_slowly() -> None:  # spans the whole load: the swap in, the import, the swap back
+        try:
+            while not loaded.is_set():
+                environ = os.environ
+                for name in environ:  # what Mapping.items() does, one key at a time
+                    time.sleep(0.0002)
+                    environ[name]
+        except KeyError as error:
+            errors.append(error)
+
+    reader = threading.Thread(target=read_slowly)
+    reader.start()
+    try:
+        handler = load_handler(tmp_path, "slow.handler", {"TABLE_NAME": "payments"}, io.StringIO())
+        time.sleep(0.05)
+    finally:
+        loaded.set()
+        reader.join()
+    assert handler({}, None) == 1
+    assert not errors, f"a reader met a key deleted under it: {errors}"
