@@ -21,6 +21,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import IConstruct
 
 from pipeline.stage import PaymentStage
+from product.checked import l1_of, narrowed, present
 from product.compliance import acknowledge
 from product.contract import ResourceNames
 from product.profiles import profile_for
@@ -246,8 +247,7 @@ class _DeclaredActions:
             for element in pipeline.node.find_all()
             if isinstance(element, iam.CfnRole | codebuild.CfnProject)
         }
-        declaration = pipeline.pipeline.node.default_child
-        assert isinstance(declaration, codepipeline.CfnPipeline), f"{pipeline.node.path} declares no CfnPipeline"
+        declaration = l1_of(pipeline.pipeline, codepipeline.CfnPipeline)
         self._stages: list[dict[str, Any]] = stack.resolve(declaration.stages)
 
     def role_of(self, *, category: str) -> IConstruct:
@@ -266,14 +266,13 @@ class _DeclaredActions:
         projects: list[codebuild.IProject] = []
         for action in declared["actions"]:
             project = self._construct(action["configuration"]["ProjectName"]["Ref"])
-            assert isinstance(project, codebuild.Project), f"{project.node.path} is not a CodeBuild project"
-            projects.append(project)
+            projects.append(narrowed(project, codebuild.Project, project.node.path))
         return projects
 
     def _construct(self, logical_id: str) -> IConstruct:
-        construct = self._constructs.get(logical_id)
-        assert construct is not None, f"the pipeline declares {logical_id}, which is not one of its roles or projects"
-        return construct
+        return present(
+            self._constructs.get(logical_id), f"the pipeline's {logical_id}, as one of its roles or projects,"
+        )
 
 
 def _format(findings: tuple[Finding, ...], values: dict[str, str]) -> list[Finding]:
@@ -291,9 +290,8 @@ def _bucket_objects(bucket: s3.IBucket) -> Finding:
 
 def _on_policy(role: IConstruct | iam.IRole | None, *findings: Finding) -> None:
     """On the role's grant-built default policy: the construct those findings are about."""
-    assert role is not None
-    policy = role.node.try_find_child("DefaultPolicy")
-    assert policy is not None, f"{role.node.path} has no default policy"
+    role = present(role, "the role the findings are about")
+    policy = present(role.node.try_find_child("DefaultPolicy"), f"the default policy of {role.node.path}")
     acknowledge(policy, *findings)
 
 
@@ -318,6 +316,4 @@ def _on_project(project: codebuild.IProject, ctx: dict[str, str], *findings: Fin
 
 def _cfn_resource(construct: IConstruct) -> CfnResource:
     """The CloudFormation resource an L2 construct wraps."""
-    resource = construct.node.default_child
-    assert isinstance(resource, CfnResource), f"{construct.node.path} wraps no CloudFormation resource"
-    return resource
+    return l1_of(construct, CfnResource)

@@ -32,6 +32,7 @@ from pipeline.smoke import REPORT_URL_VARIABLE, smoke_step
 from pipeline.stage import CatalogStage, PaymentStage
 from pipeline.toolchain import BUILD_IMAGE, CDK_ASSETS_VERSION, CDK_CLI_VERSION, RUNTIME_VERSIONS
 from product.catalog.settings import CatalogSettings
+from product.checked import narrowed
 from product.compliance import acknowledge
 from product.constructs.s3 import BUCKET_BASELINE
 from product.profiles import ENVIRONMENT_NAMES
@@ -286,8 +287,7 @@ class PaymentPipelineStack(Stack):
         action = underlying.node.find_child(stage.stage_name).node.find_child(
             stage.actions[0].action_properties.action_name
         )
-        role = action.node.find_child("CodePipelineActionRole")
-        assert isinstance(role, iam.Role), f"{role.node.path} is not the source action's role"
+        role = narrowed(action.node.find_child("CodePipelineActionRole"), iam.Role, "the source action's role")
         missing = [a for a in settings.use_connection_actions if a != CDK_SOURCE_GRANT]
         if missing:
             role.add_to_principal_policy(iam.PolicyStatement(actions=missing, resources=[settings.connection_arn]))

@@ -15,6 +15,7 @@ from aws_cdk import aws_s3 as s3
 
 from pipeline.build_links import export_build_url
 from pipeline.stage import PaymentStage
+from product.checked import present
 from product.contract import (
     SMOKE_OUTPUTS,
     SMOKE_TAG,
@@ -112,9 +113,8 @@ def smoke_policy(scope: Stack, stage: PaymentStage) -> list[iam.PolicyStatement]
     each pattern against the stage template, so a renamed resource fails the suite rather than the smoke step.
     """
     env = stage.environment
-    account, region = stage.account, stage.region
-    assert account is not None, f"stage {env} has no account (PaymentStage always sets its environment)"
-    assert region is not None, f"stage {env} has no region (PaymentStage always sets its environment)"
+    account = present(stage.account, f"the account of stage {env} (PaymentStage always sets its environment)")
+    region = present(stage.region, f"the region of stage {env} (PaymentStage always sets its environment)")
     api_stage = profile_for(env).api_stage_name
 
     def arn(service: str, resource: str, *, regional: bool = True) -> str:

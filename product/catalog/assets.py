@@ -13,6 +13,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from product.catalog.deploy_time_functions import adopt
+from product.checked import l1_of
 from product.compliance import acknowledge
 from product.constructs.s3 import BUCKET_BASELINE
 from product.errors import ConfigurationError
@@ -115,9 +116,7 @@ class ProductAssetBucket(Construct):
         stack = Stack.of(self)
         handlers = adopt(self, "Custom::CDKBucketDeployment")
         source = f"cdk-{DefaultStackSynthesizer.DEFAULT_QUALIFIER}-assets-{stack.account}-{stack.region}"
-        cfn_bucket = self.bucket.node.default_child
-        assert isinstance(cfn_bucket, CfnElement), f"{self.bucket.node.path} wraps no CloudFormation resource"
-        destination = stack.get_logical_id(cfn_bucket)
+        destination = stack.get_logical_id(l1_of(self.bucket, CfnElement))
         for handler in handlers:
             acknowledge(
                 handler,

@@ -28,6 +28,7 @@ from product.catalog.launch_scopes import permissions_boundary_name
 from product.catalog.product_stack import PaymentProductStack, payment_product_stack
 from product.catalog.settings import CatalogSettings, OrganizationShare, principal_type
 from product.catalog.versions import SNAPSHOT_DIRECTORY, VERSIONS, ProductVersion, validate
+from product.checked import present
 from product.compliance import acknowledge
 from product.errors import ConfigurationError
 
@@ -226,9 +227,8 @@ class PaymentCatalogStack(Stack):
                     "aws-cdk's AwsCustomResource handler logs only the share calls it makes, no cardholder data",
                 ),
             )
-            assert handler.role is not None
             acknowledge(
-                handler.role,
+                present(handler.role, f"the role of {handler.node.path}"),
                 (
                     "PCI.DSS.321-IAMNoInlinePolicy",
                     "the grant to write the handler's own log group (and nothing else) is CDK's inline default policy",

@@ -16,6 +16,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from product.checked import l1_of, narrowed
 from product.compliance import acknowledge_async_failures
 
 # PCI DSS 10.5.1: a year of logs at least.
@@ -37,13 +38,10 @@ def give_own_log_group(function: lambda_.Function) -> logs.LogGroup:
     """Replace the group aws-cdk manages under `/aws/lambda/` with a CDK-named one the function logs to."""
     function.node.try_remove_child(CDK_MANAGED_LOG_GROUP_ID)
     group = logs.LogGroup(function, "Logs", retention=HANDLER_LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY)
-    cfn_function = function.node.default_child
-    assert isinstance(cfn_function, lambda_.CfnFunction)
+    cfn_function = l1_of(function, lambda_.CfnFunction)
     cfn_function.logging_config = lambda_.CfnFunction.LoggingConfigProperty(log_group=group.log_group_name)
-    role = function.role
-    assert isinstance(role, iam.Role), function.node.path
-    cfn_role = role.node.default_child
-    assert isinstance(cfn_role, iam.CfnRole)
+    role = narrowed(function.role, iam.Role, f"the role of {function.node.path}")
+    cfn_role = l1_of(role, iam.CfnRole)
     cfn_role.managed_policy_arns = None  # on the L1, so cdk-nag sees it too (it reads L1 properties)
     group.grant_write(role)
     return group

@@ -35,6 +35,7 @@ from product.catalog.launch_permissions import (
     product_resource_types,
 )
 from product.catalog.launch_scopes import DEPLOYMENT_TAG, DESTRUCTIVE_VERBS
+from product.checked import present
 from product.compliance import acknowledge
 from product.errors import ConfigurationError
 from product.name_suffix import STAGE_NAMES
@@ -108,8 +109,7 @@ def trusted_services(product: Construct) -> list[str]:
     """Service principals the product's roles trust: where the launch role may pass them."""
     trust_policies = []
     for role in (c for c in product.node.find_all() if isinstance(c, iam.Role)):
-        assert role.assume_role_policy is not None, f"{role.node.path}: a role always has a trust policy"
-        trust_policies.append(role.assume_role_policy.to_json())
+        trust_policies.append(present(role.assume_role_policy, f"the trust policy of {role.node.path}").to_json())
     services: set[str] = set()
     # One resolve for all trust policies: a jsii round trip costs more than resolving one more document.
     for document in json.loads(json.dumps(Stack.of(product).resolve(trust_policies))):

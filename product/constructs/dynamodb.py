@@ -9,6 +9,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_kms as kms
 from constructs import Construct
 
+from product.checked import l1_of
 from product.contract import ResourceNames
 
 # Powertools' DynamoDBPersistenceLayer defaults; the payment API relies on them.
@@ -65,8 +66,7 @@ class PaymentTables(Construct):
             **common,
         )
         for table in (self.payments, self.idempotency):
-            cfn_table = table.node.default_child
-            assert isinstance(cfn_table, dynamodb.CfnTable)
+            cfn_table = l1_of(table, dynamodb.CfnTable)
             if token_names:
                 cfn_table.table_name = names[table.node.id]
             if launch_time:

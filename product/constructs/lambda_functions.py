@@ -16,6 +16,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from product.checked import l1_of
 from product.compliance import acknowledge
 from product.constructs.iam import FunctionRole
 from product.constructs.lambda_runtime import RuntimeLibrariesLayer
@@ -204,6 +205,4 @@ class PaymentFunctions(Construct):
 
 
 def _logical_id_hint(bucket: s3.IBucket) -> str:
-    cfn_bucket = bucket.node.default_child
-    assert isinstance(cfn_bucket, CfnElement), f"{bucket.node.path} wraps no CloudFormation resource"
-    return f"{Stack.of(bucket).get_logical_id(cfn_bucket)}.Arn"
+    return f"{Stack.of(bucket).get_logical_id(l1_of(bucket, CfnElement))}.Arn"

@@ -12,6 +12,8 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from product.checked import l1_of
+
 _RETENTION = {
     1: logs.RetentionDays.ONE_DAY,
     3: logs.RetentionDays.THREE_DAYS,
@@ -63,7 +65,5 @@ class PaymentLogs(Construct):
             removal_policy=self._removal,
         )
         if not concrete:  # a launch-time value from the catalog mapping
-            cfn_group = group.node.default_child
-            assert isinstance(cfn_group, logs.CfnLogGroup)
-            cfn_group.retention_in_days = self._retention_days
+            l1_of(group, logs.CfnLogGroup).retention_in_days = self._retention_days
         return group
