@@ -16,6 +16,7 @@ Stacks:
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import sys
@@ -112,6 +113,9 @@ def cdk_json_context() -> dict[str, Any]:
 
 
 def main() -> None:
+    # Everything imported so far lives as long as the process: moved out of the collector's generations, it is
+    # not traversed again by each full collection during construction (about 0.5 s of a synth's CPU).
+    gc.freeze()
     # The CLI's own context (-c, cdk.context.json) still wins over cdk.json's. The built-in template
     # validation is off because cfn-lint checks every template in the gate; it would add ~5 s a synth.
     app = App(context=cdk_json_context(), builtin_cloud_formation_validation=False)

@@ -2,11 +2,13 @@
 
     .venv/bin/python -m bench.synth [--rounds 7] [--compare ../main] [--no-breakdown] [--suite]
 
-1. Ratio. Each sample is a fresh `python` process with the environment and context the CDK CLI gives an
-   app under `cdk synth` (CDK_OUTDIR, CDK_CONTEXT_JSON with path/asset metadata, version reporting and
-   failSynthOnValidationErrors=false, as CLI 2.1148 passes them).
-   The floor is an empty app run the same way: `App(builtin_cloud_formation_validation=False)` with the
-   feature flags of cdk.json and one empty `Stack`, as the full app runs (cfn-lint is the template gate).
+1. Ratio. Each sample is a fresh process of cdk.json's app command (`.venv/bin/python -O pipeline_app.py`)
+   with the environment and context the CDK CLI gives an app under `cdk synth` (CDK_OUTDIR,
+   CDK_CONTEXT_JSON with path/asset metadata, version reporting and failSynthOnValidationErrors=false, as
+   CLI 2.1148 passes them).
+   The floor is an empty app run the same way, by the same interpreter with the same options (`-O`):
+   `App(builtin_cloud_formation_validation=False)` with the feature flags of cdk.json and one empty `Stack`,
+   as the full app runs (cfn-lint is the template gate).
    Rounds alternate the order (empty-full, full-empty, ...) so drift on a shared machine hits both
    sides alike; each round gives one ratio, and the figure is the median ratio with its spread. On a
    shared machine read the CPU ratio (user + system of the process and its jsii node children): wall
@@ -25,6 +27,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -77,18 +80,36 @@ def _timed(command: list[str], outdir: str, cwd: Path = ROOT) -> tuple[float, fl
     return wall, usage.ru_utime + usage.ru_stime
 
 
+def app_command(checkout: Path) -> tuple[list[str], list[str]]:
+    """The app command of a checkout's cdk.json, as `cdk synth` runs it, and its interpreter options (for
+    example `-O`): the empty app runs with the same options, so the floor is the same interpreter's."""
+    cdk_json = checkout / "cdk.json"
+    try:
+        command = shlex.split(json.loads(cdk_json.read_text())["app"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise SystemExit(
+            f"{cdk_json}: no readable app command ({error}); it should be like '.venv/bin/python -O pipeline_app.py'"
+        ) from error
+    scripts = [index for index, argument in enumerate(command) if argument.endswith(".py")]
+    if len(command) < 2 or not scripts or "python" not in Path(command[0]).name:
+        raise SystemExit(
+            f"{cdk_json}: app {command} is not '<python> [options] <script>.py'; bench/synth times a Python app"
+        )
+    return command, command[1 : scripts[0]]
+
+
 def _load() -> str:
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
 def bench_ratio(rounds: int, compare: Path | None) -> None:
-    python = sys.executable
+    full, flags = app_command(ROOT)
     sides: dict[str, tuple[list[str], Path]] = {
-        "empty": ([python, "-c", EMPTY_APP], ROOT),
-        "full": ([python, "pipeline_app.py"], ROOT),
+        "empty": ([sys.executable, *flags, "-c", EMPTY_APP], ROOT),
+        "full": (full, ROOT),
     }
     if compare:
-        sides["compare"] = ([python, "pipeline_app.py"], compare)
+        sides["compare"] = (app_command(compare)[0], compare)
     wall: dict[str, list[float]] = defaultdict(list)
     cpu: dict[str, list[float]] = defaultdict(list)
     print(f"1. Full app / empty app (validation off, cdk.json flags), {rounds} interleaved rounds")
@@ -314,7 +335,12 @@ def _js_inclusive(profile: dict[str, Any]) -> tuple[float, dict[str, float]]:
 
 def _profiled(env: dict[str, str], program: str = PROFILED_RUN) -> dict[str, Any]:
     result = subprocess.run(
-        [sys.executable, "-c", program], cwd=ROOT, env=env, capture_output=True, text=True, check=False
+        [sys.executable, *app_command(ROOT)[1], "-c", program],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode:
         raise SystemExit(f"profiled synth failed: {result.stderr}")
