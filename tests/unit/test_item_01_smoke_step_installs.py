@@ -169,6 +169,21 @@ def test_item_01_smoke_step_installs_in_the_install_phase_and_caches_pip(
     assert "codebuild-hash-files requirements-smoke.txt" in spec["cache"]["key"]
 
 
+@pytest.mark.parametrize("env", ENVIRONMENT_NAMES)
+def test_item_01_smoke_venv_has_no_pip_and_the_images_pip_installs_into_it(
+    env: str, pipeline_template: dict[str, Any]
+) -> None:
+    """No ensurepip in the build (it unpacks and byte-compiles pip each time): `pip --python` needs pip 22.3,
+    and the Python the build asks for bundles a newer one (3.12.0 came with pip 23.2.1)."""
+    spec = _buildspec(_smoke_project(pipeline_template, env))
+    create, install = spec["phases"]["install"]["commands"]
+    assert create == "python3 -m venv --without-pip .venv-smoke"
+    assert install.startswith("python3 -m pip --python .venv-smoke/bin/python install "), install
+    assert install.endswith(" -r requirements-smoke.txt"), install
+    requested = tuple(int(part) for part in spec["phases"]["install"]["runtime-versions"]["python"].split("."))
+    assert requested >= (3, 12), f"python {requested} may bundle a pip older than 22.3, which has no --python"
+
+
 def test_item_01_smoke_cache_is_one_location_in_the_artifact_bucket(pipeline_template: dict[str, Any]) -> None:
     caches = [_smoke_project(pipeline_template, env)["Cache"] for env in ENVIRONMENT_NAMES]
     assert all(c == caches[0] for c in caches), caches
