@@ -266,7 +266,7 @@ class _DeclaredActions:
         projects: list[codebuild.IProject] = []
         for action in declared["actions"]:
             project = self._construct(action["configuration"]["ProjectName"]["Ref"])
-            projects.append(narrowed(project, codebuild.Project, project.node.path))
+            projects.append(narrowed(project, codebuild.Project, "the build project", of=project))
         return projects
 
     def _construct(self, logical_id: str) -> IConstruct:
@@ -291,7 +291,7 @@ def _bucket_objects(bucket: s3.IBucket) -> Finding:
 def _on_policy(role: IConstruct | iam.IRole | None, *findings: Finding) -> None:
     """On the role's grant-built default policy: the construct those findings are about."""
     role = present(role, "the role the findings are about")
-    policy = present(role.node.try_find_child("DefaultPolicy"), f"the default policy of {role.node.path}")
+    policy = present(role.node.try_find_child("DefaultPolicy"), "the default policy", of=role)
     acknowledge(policy, *findings)
 
 

@@ -228,7 +228,7 @@ class PaymentCatalogStack(Stack):
                 ),
             )
             acknowledge(
-                present(handler.role, f"the role of {handler.node.path}"),
+                present(handler.role, "the role", of=handler),
                 (
                     "PCI.DSS.321-IAMNoInlinePolicy",
                     "the grant to write the handler's own log group (and nothing else) is CDK's inline default policy",

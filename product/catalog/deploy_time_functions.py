@@ -40,7 +40,7 @@ def give_own_log_group(function: lambda_.Function) -> logs.LogGroup:
     group = logs.LogGroup(function, "Logs", retention=HANDLER_LOG_RETENTION, removal_policy=RemovalPolicy.DESTROY)
     cfn_function = l1_of(function, lambda_.CfnFunction)
     cfn_function.logging_config = lambda_.CfnFunction.LoggingConfigProperty(log_group=group.log_group_name)
-    role = narrowed(function.role, iam.Role, f"the role of {function.node.path}")
+    role = narrowed(function.role, iam.Role, "the role", of=function)
     cfn_role = l1_of(role, iam.CfnRole)
     cfn_role.managed_policy_arns = None  # on the L1, so cdk-nag sees it too (it reads L1 properties)
     group.grant_write(role)

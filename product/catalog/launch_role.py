@@ -109,7 +109,7 @@ def trusted_services(product: Construct) -> list[str]:
     """Service principals the product's roles trust: where the launch role may pass them."""
     trust_policies = []
     for role in (c for c in product.node.find_all() if isinstance(c, iam.Role)):
-        trust_policies.append(present(role.assume_role_policy, f"the trust policy of {role.node.path}").to_json())
+        trust_policies.append(present(role.assume_role_policy, "the trust policy", of=role).to_json())
     services: set[str] = set()
     # One resolve for all trust policies: a jsii round trip costs more than resolving one more document.
     for document in json.loads(json.dumps(Stack.of(product).resolve(trust_policies))):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from aws_cdk import CfnResource, Stack
 from aws_cdk import aws_sns as sns
@@ -32,3 +34,28 @@ def test_l1_of_gives_the_wrapped_resource_and_names_the_construct_otherwise() ->
         l1_of(queue, sns.CfnTopic)
     with pytest.raises(TypeError, match=r"^the default child of Checked is NoneType, not CfnResource$"):
         l1_of(stack, CfnResource)
+
+
+def test_the_owning_construct_is_named_only_when_the_check_fails() -> None:
+    class Counted:
+        """A construct stand-in that counts reads of its path (a jsii round trip on a real one)."""
+
+        reads = 0
+
+        @property
+        def node(self) -> Counted:
+            return self
+
+        @property
+        def path(self) -> str:
+            Counted.reads += 1
+            return "Stack/Function"
+
+    owner: Any = Counted()
+    assert narrowed(1, int, "the role", of=owner) == 1 and present(1, "the role", of=owner) == 1
+    assert Counted.reads == 0
+    with pytest.raises(TypeError, match=r"^the role of Stack/Function is NoneType, not int$"):
+        narrowed(None, int, "the role", of=owner)
+    with pytest.raises(ValueError, match=r"^the role of Stack/Function is missing$"):
+        present(None, "the role", of=owner)
+    assert Counted.reads == 2
