@@ -16,7 +16,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -25,6 +24,7 @@ import pytest
 from rehearsal import cdk_cli
 from rehearsal.emulator import Emulator
 from rehearsal.safety import CREDENTIAL_VARIABLES
+from tests.check_synth import copy_of_checks_assembly, wait_for_synth, write_synth_status
 from tests.source_files import copy_source
 
 
@@ -48,38 +48,6 @@ def no_aws_credentials() -> Iterator[None]:
         yield
 
 
-CHECK_SYNTH_STATUS = "CHECK_SYNTH_STATUS"  # scripts/check: the file its synth writes "<exit status> <assembly>" to
-CHECK_SYNTH_LOG = "reports/synth-and-lint.log"
-SYNTH_WAIT_S = 900.0
-
-
-def wait_for_synth(
-    status_file: Path,
-    timeout_s: float = SYNTH_WAIT_S,
-    *,
-    who: str = "scripts/check's synth",
-    log: str = CHECK_SYNTH_LOG,
-) -> Path:
-    """The assembly a `cdk synth` in another process wrote, once it has written its status; fails the session if
-    that synth failed or never finished."""
-    deadline = time.monotonic() + timeout_s
-    while not status_file.is_file():
-        if time.monotonic() > deadline:
-            pytest.fail(f"{who} wrote no {status_file} in {timeout_s:.0f} s", pytrace=False)
-        time.sleep(0.2)
-    status, _, directory = status_file.read_text().strip().partition(" ")
-    if status != "0":
-        pytest.fail(f"{who} failed (exit {status}); its output is in {log}", pytrace=False)
-    return Path(directory)
-
-
-def write_synth_status(status_file: Path, status: int, assembly: Path) -> None:
-    """What wait_for_synth waits for, written whole (scripts/check writes the same line)."""
-    partial = status_file.with_name(status_file.name + ".partial")
-    partial.write_text(f"{status} {assembly}\n")
-    partial.rename(status_file)
-
-
 def synthesized_once(shared_root: Path) -> Path:
     """The app synthesized by the first of the session's workers to ask; the others wait for its status file."""
     status_file, log_file = shared_root / "rehearsal-synth.status", shared_root / "rehearsal-synth.log"
@@ -100,13 +68,12 @@ def synthesized_once(shared_root: Path) -> Path:
 def assembly(tmp_path_factory: pytest.TempPathFactory, no_aws_credentials: None) -> Path:
     """The whole app, synthesized once by the CDK CLI (nag gate included): the check's synth, or the session's.
     Each worker tests its own copy."""
-    if status_file := os.environ.get(CHECK_SYNTH_STATUS):
-        synthesized = wait_for_synth(Path(status_file))
-    else:
-        # pytest-xdist gives each worker a directory of its own under the session's
-        workers_share = tmp_path_factory.getbasetemp()
-        synthesized = synthesized_once(workers_share.parent if "PYTEST_XDIST_WORKER" in os.environ else workers_share)
     outdir = tmp_path_factory.mktemp("rehearsal-assembly")
+    if copy_of_checks_assembly(outdir):
+        return outdir
+    # pytest-xdist gives each worker a directory of its own under the session's
+    workers_share = tmp_path_factory.getbasetemp()
+    synthesized = synthesized_once(workers_share.parent if "PYTEST_XDIST_WORKER" in os.environ else workers_share)
     shutil.copytree(synthesized, outdir, dirs_exist_ok=True, symlinks=True)
     return outdir
 

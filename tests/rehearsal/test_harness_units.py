@@ -32,7 +32,8 @@ from rehearsal.safety import (
     check_caller_environment,
     emulator_environment,
 )
-from tests.rehearsal.conftest import synthesized_once, wait_for_synth
+from tests.check_synth import CHECK_SYNTH_STATUS, copy_of_checks_assembly, wait_for_synth
+from tests.rehearsal.conftest import synthesized_once
 from tests.smoke import target as smoke_target
 from tests.smoke.api_client import ApiClient
 from tests.smoke.report import render_html
@@ -547,6 +548,29 @@ def test_a_failed_check_synth_fails_the_session_and_names_its_log(tmp_path: Path
 def test_a_check_synth_that_writes_no_status_fails_the_session_after_the_wait(tmp_path: Path) -> None:
     with pytest.raises(pytest.fail.Exception, match=r"wrote no .*synth.status in 0 s"):
         wait_for_synth(tmp_path / "synth.status", timeout_s=0.3)
+
+
+def test_the_checks_assembly_is_copied_for_the_session_and_the_original_stays_as_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    written = tmp_path / "cdk.out"
+    (written / "assembly-PaymentPipeline-dev").mkdir(parents=True)
+    (written / "manifest.json").write_text("{}")
+    (written / "assembly-PaymentPipeline-dev" / "manifest.json").write_text("{}")
+    status = tmp_path / "synth.status"
+    status.write_text(f"0 {written}\n")
+    monkeypatch.setenv(CHECK_SYNTH_STATUS, str(status))
+    copied = copy_of_checks_assembly(tmp_path / "session")
+    assert copied == tmp_path / "session"
+    assert (copied / "assembly-PaymentPipeline-dev" / "manifest.json").read_text() == "{}"
+    (copied / "manifest.json").write_text('{"edited": true}')
+    assert (written / "manifest.json").read_text() == "{}"
+
+
+def test_outside_scripts_check_there_is_no_checks_assembly(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(CHECK_SYNTH_STATUS, raising=False)
+    assert copy_of_checks_assembly(tmp_path / "session") is None
+    assert not (tmp_path / "session").exists()
 
 
 # --- the session's assembly without scripts/check: the first worker synthesizes, the other waits ----------

@@ -1,4 +1,8 @@
-"""Session fixtures: the whole app is synthesized once (nag gate included) and shared by every test."""
+"""Session fixtures: the whole app is synthesized once (nag gate included) and shared by every test.
+
+Under scripts/check the session reads the assembly of the check's own synth, which runs beside the tests, so
+the tests that need it go last (`pytest_collection_modifyitems`) and the others run while that synth finishes.
+"""
 
 from __future__ import annotations
 
@@ -20,6 +24,7 @@ from product.compliance import add_nag_gate
 from product.payment_stack import PaymentStack
 from product.profiles import ENVIRONMENT_NAMES, profile_for
 from rehearsal.assembly import product_template_files, stack_templates
+from tests.check_synth import copy_of_checks_assembly
 from tests.unit.apps import new_app
 
 # These tests talk to moto's in-process mocks. An endpoint override in the caller's environment (the
@@ -32,6 +37,17 @@ for _name in [name for name in os.environ if name.startswith("AWS_ENDPOINT_URL")
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 TEST_ACCOUNT = "111111111111"
 REPOSITORY_ROOT = Path(__file__).resolve().parents[2]
+UNIT_TESTS = "tests/unit/"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The unit tests that need the session's assembly after the others, each group in collection order; the
+    other tests of the session keep their places."""
+    places = [index for index, item in enumerate(items) if item.nodeid.startswith(UNIT_TESTS)]
+    unit_tests = [items[index] for index in places]
+    unit_tests.sort(key=lambda item: "assembly_dir" in getattr(item, "fixturenames", ()))
+    for index, item in zip(places, unit_tests, strict=True):
+        items[index] = item
 
 
 @pytest.fixture(scope="session")
@@ -61,8 +77,12 @@ def assembly_dir(
     delivery_settings: DeliverySettings,
     pipeline_settings: PipelineSettings,
 ) -> Path:
-    """The app exactly as `pipeline_app.main` builds it, synthesized once."""
+    """The whole app, synthesized once. Under scripts/check, a copy of what its `cdk synth` wrote (the CLI's
+    assembly, as the pipeline's synth step makes it); otherwise the app as `pipeline_app.main` builds it,
+    synthesized in this process."""
     outdir = tmp_path_factory.mktemp("cdk.out")
+    if copy_of_checks_assembly(outdir):
+        return outdir
     app = new_app(context=cdk_context, outdir=str(outdir))
     direct_deploy = pipeline_app.read_direct_deploy_target(cdk_context, {"CDK_DEFAULT_ACCOUNT": TEST_ACCOUNT})
     pipeline_app.build_app(app, delivery_settings, direct_deploy, pipeline_settings)
