@@ -32,11 +32,12 @@ lint: setup
 format: setup
 	@$(ENV) ruff format . && ruff check --fix .
 
-## bench: synth cost of the full app against an empty CDK app; push-to-prod path of the pipeline vs CDK defaults; rehearsal times
+## bench: synth cost of the full app against an empty CDK app; push-to-prod path of the pipeline vs CDK defaults; rehearsal times; a CDK CLI start with and without the compile cache
 bench: setup
 	@$(ENV) python -m bench.synth
 	@$(ENV) python -m bench.pipeline_path
 	@$(ENV) python -m bench.rehearsal
+	@$(ENV) python -m bench.cdk_cli_start
 
 ## diagram: regenerate docs/architecture/ (product + delivery pictures) from a fresh synth; needs Graphviz `dot`
 diagram: setup

@@ -9,6 +9,7 @@ import io
 import json
 import os
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -649,3 +650,77 @@ def test_a_thread_reading_the_environment_while_a_function_loads_never_meets_a_m
         reader.join()
     assert handler({}, None) == 1
     assert not errors, f"a reader met a key deleted under it: {errors}"
+
+
+# --- the CDK CLI's compile cache (rehearsal/node_compile_cache.cjs) --------------------------------------
+
+BIG_MODULE = """
+const helper = require("./helper");
+module.exports = { sum: (a, b) => helper.add(a, b), here: __dirname, resolved: require.resolve("./helper") };
+"""
+
+
+def _run_with_cache(project: Path, cache: Path) -> tuple[str, str]:
+    env = {**os.environ, "REHEARSAL_NODE_COMPILE_CACHE_TRACE": "1"}
+    env.pop("NODE_OPTIONS", None)
+    completed = subprocess.run(
+        ["node", "main.js"],
+        cwd=project,
+        env=cdk_cli.with_compile_cache(env, directory=cache),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return completed.stdout, completed.stderr
+
+
+@pytest.fixture
+def cli_like_project(tmp_path: Path) -> Path:
+    """A main script requiring a 1 MB module (the size from which the preload caches) that requires another."""
+    project = tmp_path / "project"
+    (project / "lib").mkdir(parents=True)
+    (project / "lib" / "helper.js").write_text("exports.add = (a, b) => a + b;\n")
+    padding = "// " + "x" * 1_000_000 + "\n"
+    (project / "lib" / "index.js").write_text("#!/usr/bin/env node\n" + BIG_MODULE + padding)
+    (project / "main.js").write_text(
+        'const lib = require("./lib");\nconsole.log(JSON.stringify([lib.sum(2, 3), lib.here, lib.resolved]));\n'
+    )
+    return project
+
+
+def test_the_cli_is_compiled_once_then_runs_from_the_cache_unchanged(cli_like_project: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    first, first_trace = _run_with_cache(cli_like_project, cache)
+    second, second_trace = _run_with_cache(cli_like_project, cache)
+    lib = cli_like_project / "lib"
+    assert json.loads(first) == json.loads(second) == [5, str(lib), str(lib / "helper.js")]
+    assert first_trace.startswith("node compile cache: miss ") and str(lib / "index.js") in first_trace
+    assert second_trace.startswith("node compile cache: hit ")
+    assert "helper.js" not in first_trace + second_trace  # small modules compile as Node compiles them
+    assert len(list(cache.glob("*.v8"))) == 1 and not list(cache.glob("*.partial"))
+
+
+def test_a_corrupt_cache_entry_is_rejected_recompiled_and_stored_again(cli_like_project: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    _run_with_cache(cli_like_project, cache)
+    (entry,) = cache.glob("*.v8")
+    entry.write_bytes(b"not V8 code cache data")
+    output, trace = _run_with_cache(cli_like_project, cache)
+    assert json.loads(output)[0] == 5
+    assert trace.startswith("node compile cache: rejected ")
+    assert _run_with_cache(cli_like_project, cache)[1].startswith("node compile cache: hit ")
+
+
+def test_a_cache_that_cannot_be_written_costs_only_the_speed(cli_like_project: Path, tmp_path: Path) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    for _ in range(2):
+        output, trace = _run_with_cache(cli_like_project, blocked / "cache")
+        assert json.loads(output)[0] == 5 and trace.startswith("node compile cache: miss ")
+
+
+def test_the_preload_joins_the_callers_node_options() -> None:
+    env = cdk_cli.with_compile_cache({"NODE_OPTIONS": "--max-old-space-size=4096"}, directory=Path("/cache"))
+    assert env["NODE_OPTIONS"] == f'--max-old-space-size=4096 --require "{cdk_cli.COMPILE_CACHE_PRELOAD}"'
+    assert env["REHEARSAL_NODE_COMPILE_CACHE"] == "/cache"
+    assert cdk_cli.with_compile_cache({}, directory=Path("/cache"))["NODE_OPTIONS"].startswith("--require ")
