@@ -43,6 +43,8 @@ def cdk_executable() -> str:
 def with_compile_cache(env: dict[str, str], directory: Path = COMPILE_CACHE_DIRECTORY) -> dict[str, str]:
     """`env` with V8's compile cache for the CLI (rehearsal/node_compile_cache.cjs says why and how): the CLI's
     16 MB script is then compiled once per checkout, not at every `cdk` start."""
+    if '"' in str(COMPILE_CACHE_PRELOAD) or "\\" in str(COMPILE_CACHE_PRELOAD):
+        return env  # NODE_OPTIONS could not quote this path; the CLI only starts slower without the cache
     preload = f'--require "{COMPILE_CACHE_PRELOAD}"'
     options = f"{env['NODE_OPTIONS']} {preload}" if env.get("NODE_OPTIONS") else preload
     return {**env, "NODE_OPTIONS": options, "REHEARSAL_NODE_COMPILE_CACHE": str(directory)}

@@ -724,3 +724,10 @@ def test_the_preload_joins_the_callers_node_options() -> None:
     assert env["NODE_OPTIONS"] == f'--max-old-space-size=4096 --require "{cdk_cli.COMPILE_CACHE_PRELOAD}"'
     assert env["REHEARSAL_NODE_COMPILE_CACHE"] == "/cache"
     assert cdk_cli.with_compile_cache({}, directory=Path("/cache"))["NODE_OPTIONS"].startswith("--require ")
+
+
+def test_a_checkout_path_node_options_cannot_quote_runs_the_cli_without_the_cache(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(cdk_cli, "COMPILE_CACHE_PRELOAD", Path('/work/a "quoted" checkout/rehearsal/preload.cjs'))
+    assert cdk_cli.with_compile_cache({"PATH": "/bin"}, directory=Path("/cache")) == {"PATH": "/bin"}
