@@ -9,8 +9,11 @@
    The floor is an empty app run the same way, by the same interpreter with the same options (`-O`):
    `App(builtin_cloud_formation_validation=False)` with the feature flags of cdk.json and one empty `Stack`,
    as the full app runs (cfn-lint is the template gate).
-   Rounds alternate the order (empty-full, full-empty, ...) so drift on a shared machine hits both
-   sides alike; each round gives one ratio, and the figure is the median ratio with its spread. On a
+   Two partial apps run in the same rounds, to show how much of the ratio the app's smallest parts already
+   take: `imports` (the full app's imports, then the empty app) and `1-stack` (the direct-deploy
+   `PaymentStack-dev` alone, with the nag gate: one of the five `PaymentService` copies the full app builds).
+   Rounds rotate the order (empty-imports-1-stack-full, imports-1-stack-full-empty, ...) so drift on a shared
+   machine hits every side alike; each round gives one ratio, and the figure is the median ratio with its spread. On a
    shared machine read the CPU ratio (user + system of the process and its jsii node children): wall
    time also counts the time spent waiting for a CPU.
 2. Breakdown (instrumented processes, Linux): the whole run's CPU split into Python, the jsii kernel and
@@ -19,7 +22,7 @@
    node CPU (exact, from /proc/<pid>/task/*/schedstat of both node processes) and the jsii round trips;
    the node CPU of each kind of jsii request; and, from a second run under `node --cpu-prof`, the kernel's
    sampled profile attributed to the nag packs, the product stack and its version history, tree.json,
-   template serialization, asset staging and module loading.
+   template serialization, asset staging and module loading; last, what one jsii round trip costs by itself.
 """
 
 from __future__ import annotations
@@ -54,6 +57,28 @@ import aws_cdk as cdk
 context = json.loads(open("cdk.json").read())["context"]
 app = cdk.App(context=context, builtin_cloud_formation_validation=False)
 cdk.Stack(app, "Empty")
+app.synth()
+"""
+# Partial apps, built the way pipeline_app builds them.
+IMPORTS_APP = (
+    """
+import os, sys
+sys.path.insert(0, os.getcwd())
+import pipeline_app  # every module the full app imports: product, pipeline, cdk_nag and their aws_cdk modules
+"""
+    + EMPTY_APP
+)
+ONE_STACK_APP = """
+import gc, os, sys
+sys.path.insert(0, os.getcwd())
+import pipeline_app
+from aws_cdk import App
+gc.freeze()
+app = App(context=pipeline_app.cdk_json_context(), builtin_cloud_formation_validation=False)
+context = app.node.get_all_context()
+settings = pipeline_app.DeliverySettings.from_context(context)
+pipeline_app.build_direct_deploy_stack(app, settings, pipeline_app.read_direct_deploy_target(context, os.environ))
+pipeline_app.add_nag_gate(app)
 app.synth()
 """
 
@@ -102,17 +127,20 @@ def _load() -> str:
     return " ".join(f"{value:.2f}" for value in os.getloadavg())
 
 
-def bench_ratio(rounds: int, compare: Path | None) -> None:
+def bench_ratio(rounds: int, compare: Path | None, partial_apps: bool = True) -> None:
     full, flags = app_command(ROOT)
-    sides: dict[str, tuple[list[str], Path]] = {
-        "empty": ([sys.executable, *flags, "-c", EMPTY_APP], ROOT),
-        "full": (full, ROOT),
-    }
+    sides: dict[str, tuple[list[str], Path]] = {"empty": ([sys.executable, *flags, "-c", EMPTY_APP], ROOT)}
+    if partial_apps:
+        sides["imports"] = ([sys.executable, *flags, "-c", IMPORTS_APP], ROOT)
+        sides["1-stack"] = ([sys.executable, *flags, "-c", ONE_STACK_APP], ROOT)
+    sides["full"] = (full, ROOT)
     if compare:
         sides["compare"] = (app_command(compare)[0], compare)
     wall: dict[str, list[float]] = defaultdict(list)
     cpu: dict[str, list[float]] = defaultdict(list)
     print(f"1. Full app / empty app (validation off, cdk.json flags), {rounds} interleaved rounds")
+    if partial_apps:
+        print("   imports = the full app's imports + the empty app; 1-stack = PaymentStack-dev alone, nag gate on")
     if compare:
         print(f"   compare = the full app of {compare}, run the same way in the same rounds")
     print(f"   load average before: {_load()} on {os.cpu_count()} CPU(s)")
@@ -134,9 +162,10 @@ def bench_ratio(rounds: int, compare: Path | None) -> None:
         print(f"   {label:<4} medians: {medians}")
         for name in names[1:]:
             ratios = sorted(full / empty for full, empty in zip(samples[name], samples["empty"], strict=True))
+            target = f"; target <= {TARGET_RATIO:.1f}x" if name == "full" else ""
             print(
                 f"   {label:<4} {name} / empty: median {statistics.median(ratios):.2f}x "
-                f"(spread {ratios[0]:.2f}-{ratios[-1]:.2f}; target <= {TARGET_RATIO:.1f}x)"
+                f"(spread {ratios[0]:.2f}-{ratios[-1]:.2f}{target})"
             )
         if compare:
             ratios = sorted(full / other for full, other in zip(samples["full"], samples["compare"], strict=True))
@@ -382,6 +411,7 @@ def bench_breakdown(top_requests: int = 12) -> None:
     print(f"   node CPU by jsii request (top {top_requests}; count, CPU of the node main threads):")
     for kind, count in sorted(report["kinds"], key=lambda item: -report["kind_cpu"][item[0]])[:top_requests]:
         print(f"     {kind[:70]:<70} {count:5d} {report['kind_cpu'][kind]:6.2f} s")
+    bench_round_trip(report["calls"])
     if not js_parts:
         print("   (no node CPU profile was written)")
         return
@@ -392,6 +422,48 @@ def bench_breakdown(top_requests: int = 12) -> None:
     for label, _, _ in JS_PARTS:
         seconds = js_parts.get(label, 0.0)
         print(f"     {label:<50} {seconds:6.2f} s {100 * seconds / js_total:5.1f}%")
+
+
+ROUND_TRIP = """
+import json, os, time
+import jsii._runtime
+from aws_cdk import Token
+Token.is_unresolved("x")  # starts the kernel
+relay = jsii._runtime.kernel.provider._process._process.pid
+with open(f"/proc/{relay}/task/{relay}/children") as children:
+    pids = [relay, *(int(pid) for pid in children.read().split())]
+def node_cpu():
+    return sum(
+        int(open(f"/proc/{pid}/task/{tid}/schedstat").read().split()[0]) for pid in pids
+        for tid in os.listdir(f"/proc/{pid}/task")
+    ) / 1e9
+calls = 3000
+python, node, started = time.thread_time(), node_cpu(), time.perf_counter()
+for _ in range(calls):
+    Token.is_unresolved("x")
+wall, node, python = time.perf_counter() - started, node_cpu() - node, time.thread_time() - python
+print(json.dumps({"wall": wall / calls, "python": python / calls, "node": node / calls}))
+"""
+
+
+def bench_round_trip(full_app_calls: int) -> None:
+    """What one jsii call costs by itself (the protocol, both processes), against the full app's call count."""
+    result = subprocess.run(
+        [sys.executable, *app_command(ROOT)[1], "-c", ROUND_TRIP],
+        cwd=ROOT,
+        env=_cli_environment(tempfile.gettempdir()),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode:
+        raise SystemExit(f"round-trip measurement failed: {result.stderr}")
+    cost = json.loads(result.stdout.strip().splitlines()[-1])
+    print(
+        f"   one jsii round trip that does nothing (Token.is_unresolved, 3000 in a row): {cost['wall'] * 1e6:.0f} µs "
+        f"wall, CPU Python {cost['python'] * 1e6:.0f} µs + node {cost['node'] * 1e6:.0f} µs; the full app's "
+        f"{full_app_calls} round trips take {full_app_calls * cost['wall']:.2f} s of wall time for the protocol alone"
+    )
 
 
 def bench_suite() -> None:
@@ -409,12 +481,15 @@ def main() -> int:
         "--compare", type=Path, help="another checkout (e.g. of main) whose app runs in the same rounds"
     )
     parser.add_argument("--no-breakdown", action="store_true", help="skip the instrumented breakdown run")
+    parser.add_argument(
+        "--no-partial-apps", action="store_true", help="time only the empty and the full app (no imports, 1-stack)"
+    )
     parser.add_argument("--suite", action="store_true", help="also time the unit suite")
     args = parser.parse_args()
     if args.rounds < 0:
         parser.error("--rounds must be 0 or more")
     if args.rounds:
-        bench_ratio(args.rounds, args.compare.resolve() if args.compare else None)
+        bench_ratio(args.rounds, args.compare.resolve() if args.compare else None, not args.no_partial_apps)
     if not args.no_breakdown:
         bench_breakdown()
     if args.suite:
