@@ -9,13 +9,14 @@
    The floor is an empty app run the same way, by the same interpreter with the same options (`-O`):
    `App(builtin_cloud_formation_validation=False)` with the feature flags of cdk.json and one empty `Stack`,
    as the full app runs (cfn-lint is the template gate).
-   Two partial apps run in the same rounds, to show how much of the ratio the app's smallest parts already
-   take: `imports` (the full app's imports, then the empty app) and `1-stack` (the direct-deploy
-   `PaymentStack-dev` alone, with the nag gate: one of the five `PaymentService` copies the full app builds).
-   Rounds rotate the order (empty-imports-1-stack-full, imports-1-stack-full-empty, ...) so drift on a shared
-   machine hits every side alike; each round gives one ratio, and the figure is the median ratio with its spread. On a
-   shared machine read the CPU ratio (user + system of the process and its jsii node children): wall
-   time also counts the time spent waiting for a CPU.
+   Three partial apps run in the same rounds, to show how much of the ratio the app's smallest parts already
+   take: `imports` (the full app's imports, then the empty app), `1-stack` (the direct-deploy
+   `PaymentStack-dev` alone, with the nag gate) and `5-stacks` (five copies of it: the full app builds
+   `PaymentService` five times, in the three stages, the catalog's product and the direct-deploy stack).
+   Rounds rotate the order of the apps, so drift on a shared machine hits every side alike; each round gives
+   one ratio per app, and the figure is the median ratio with its spread. On a shared machine read the CPU
+   ratio (user + system of the process and its jsii node children): wall time also counts the time spent
+   waiting for a CPU.
 2. Breakdown (instrumented processes, Linux): the whole run's CPU split into Python, the jsii kernel and
    jsii's stdin/stdout relay process; then per span (imports, each stack's and PaymentService's
    construction, the launch role, each stage's synthesis by CDK Pipelines, app.synth) the Python CPU, the
@@ -68,7 +69,7 @@ import pipeline_app  # every module the full app imports: product, pipeline, cdk
 """
     + EMPTY_APP
 )
-ONE_STACK_APP = """
+PAYMENT_STACKS_APP = """
 import gc, os, sys
 sys.path.insert(0, os.getcwd())
 import pipeline_app
@@ -77,7 +78,11 @@ gc.freeze()
 app = App(context=pipeline_app.cdk_json_context(), builtin_cloud_formation_validation=False)
 context = app.node.get_all_context()
 settings = pipeline_app.DeliverySettings.from_context(context)
-pipeline_app.build_direct_deploy_stack(app, settings, pipeline_app.read_direct_deploy_target(context, os.environ))
+target = pipeline_app.read_direct_deploy_target(context, os.environ)
+pipeline_app.build_direct_deploy_stack(app, settings, target)
+for copy in range(1, int(sys.argv[1])):  # more copies, as the pipeline's stages and the catalog build them
+    suffix = f"{target.environment_suffix}{copy}"
+    pipeline_app.build_direct_deploy_stack(app, settings, pipeline_app.DirectDeployTarget(suffix, target.region, None))
 pipeline_app.add_nag_gate(app)
 app.synth()
 """
@@ -132,7 +137,8 @@ def bench_ratio(rounds: int, compare: Path | None, partial_apps: bool = True) ->
     sides: dict[str, tuple[list[str], Path]] = {"empty": ([sys.executable, *flags, "-c", EMPTY_APP], ROOT)}
     if partial_apps:
         sides["imports"] = ([sys.executable, *flags, "-c", IMPORTS_APP], ROOT)
-        sides["1-stack"] = ([sys.executable, *flags, "-c", ONE_STACK_APP], ROOT)
+        sides["1-stack"] = ([sys.executable, *flags, "-c", PAYMENT_STACKS_APP, "1"], ROOT)
+        sides["5-stacks"] = ([sys.executable, *flags, "-c", PAYMENT_STACKS_APP, "5"], ROOT)
     sides["full"] = (full, ROOT)
     if compare:
         sides["compare"] = (app_command(compare)[0], compare)
@@ -140,7 +146,11 @@ def bench_ratio(rounds: int, compare: Path | None, partial_apps: bool = True) ->
     cpu: dict[str, list[float]] = defaultdict(list)
     print(f"1. Full app / empty app (validation off, cdk.json flags), {rounds} interleaved rounds")
     if partial_apps:
-        print("   imports = the full app's imports + the empty app; 1-stack = PaymentStack-dev alone, nag gate on")
+        print(
+            "   imports = the full app's imports + the empty app; 1-stack = PaymentStack-dev alone, nag gate on;\n"
+            "   5-stacks = five copies of it (the full app builds PaymentService five times: three stages, the\n"
+            "   catalog's product, the direct-deploy stack), nag gate on, without the pipeline and the catalog"
+        )
     if compare:
         print(f"   compare = the full app of {compare}, run the same way in the same rounds")
     print(f"   load average before: {_load()} on {os.cpu_count()} CPU(s)")
@@ -482,7 +492,7 @@ def main() -> int:
     )
     parser.add_argument("--no-breakdown", action="store_true", help="skip the instrumented breakdown run")
     parser.add_argument(
-        "--no-partial-apps", action="store_true", help="time only the empty and the full app (no imports, 1-stack)"
+        "--no-partial-apps", action="store_true", help="time only the empty and the full app (no partial apps)"
     )
     parser.add_argument("--suite", action="store_true", help="also time the unit suite")
     args = parser.parse_args()
