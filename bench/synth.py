@@ -18,9 +18,11 @@
    ratio (user + system of the process and its jsii node children): wall time also counts the time spent
    waiting for a CPU.
 2. Breakdown (instrumented processes, Linux): the whole run's CPU split into Python, the jsii kernel and
-   jsii's stdin/stdout relay process; then per span (imports, each stack's and PaymentService's
-   construction, the launch role, each stage's synthesis by CDK Pipelines, app.synth) the Python CPU, the
-   node CPU (exact, from /proc/<pid>/task/*/schedstat of both node processes) and the jsii round trips;
+   jsii's stdin/stdout relay process; the serial path (jsii calls are synchronous: Python and the kernel's
+   main thread take turns, so their sum is the least wall time the app can take); then per span (imports,
+   each stack's and PaymentService's construction, the launch role, each stage's synthesis by CDK
+   Pipelines, app.synth) the Python CPU, the node CPU (exact, from /proc/<pid>/task/*/schedstat of both node
+   processes) and the jsii round trips;
    the node CPU of each kind of jsii request; and, from a second run under `node --cpu-prof`, the kernel's
    sampled profile attributed to the nag packs, the product stack and its version history, tree.json,
    template serialization, asset staging and module loading; last, what one jsii round trip costs by itself.
@@ -231,6 +233,12 @@ def main_threads_cpu():  # cheap enough for every request: the two node processe
         with open(f"/proc/{pid}/schedstat") as stat:
             total += int(stat.read().split()[0])
     return total / 1e9
+def main_thread_per_process():  # serial work: a node process's main thread is where the jsii kernel computes
+    result = []
+    for pid in node_pids:
+        with open(f"/proc/{pid}/schedstat") as stat:
+            result.append(int(stat.read().split()[0]) / 1e9)
+    return result
 def per_process():
     result = []
     for pid in node_pids:
@@ -317,7 +325,7 @@ SYNTH = "app.synth (nag over all, pipeline + dev templates, tree.json)"
 App.synth = lambda self, *a, **k: timed(SYNTH, _synth, self, *a, **k)
 pipeline_app.main()  # exactly what `cdk synth` runs
 print(json.dumps({"spans": spans, "python": time.thread_time(), "node": per_process(), "calls": calls[0],
-                  "kinds": kinds.most_common(), "kind_cpu": kind_cpu}))
+                  "main": main_thread_per_process(), "kinds": kinds.most_common(), "kind_cpu": kind_cpu}))
 """
 )
 
@@ -327,7 +335,7 @@ PROFILED_EMPTY = (
     + EMPTY_APP
     + """
 print(json.dumps({"spans": [], "python": time.thread_time(), "node": per_process(), "calls": calls[0],
-                  "kinds": kinds.most_common(), "kind_cpu": kind_cpu}))
+                  "main": main_thread_per_process(), "kinds": kinds.most_common(), "kind_cpu": kind_cpu}))
 """
 )
 
@@ -409,6 +417,13 @@ def bench_breakdown(top_requests: int = 12) -> None:
     print(
         f"   floor (empty app, same way): Python {floor['python']:.2f} s + jsii kernel {sum(floor_kernel):.2f} s + "
         f"relay {floor_relay:.2f} s = {floor_total:.2f} s; {floor['calls']} jsii round trips"
+    )
+    kernel_main, serial = sum(report["main"][1:]), report["python"] + sum(report["main"][1:])
+    print(
+        f"   serial path: jsii calls are synchronous, so Python and the kernel's main thread take turns: "
+        f"{report['python']:.2f} s + {kernel_main:.2f} s = {serial:.2f} s, {serial / floor_total:.2f}x the empty "
+        f"app's whole CPU; the kernel's main thread alone is {kernel_main / floor_total:.2f}x (the least the full app "
+        f"could take if Python and the protocol cost nothing)"
     )
     print(
         f"   {'span (nested spans are included in their parent)':<62} {'Python':>7} {'node':>6} {'sum':>6} {'calls':>6}"
